@@ -1,0 +1,98 @@
+/* gtiff.h — GeoTIFF raster I/O over libtiff, windowed and streaming.
+ *
+ * Reader: any window (rows x columns) of one band of a striped or tiled, uncompressed /
+ * deflate / LZW, predictor 1/2/3 raster of uint8, int16, uint16, int32, uint32, float32 or
+ * float64 samples, chunky (pixel-interleaved) or planar, converted to the type the caller asks
+ * for. Only the strips/tiles that intersect the window are decoded. Georeferencing from
+ * ModelPixelScale+ModelTiepoint or ModelTransformation, PixelIsArea/PixelIsPoint, the
+ * GDAL_NODATA tag and per-band descriptions from the GDAL_METADATA tag.
+ *
+ * Writer: single- or multi-band float32 or uint8 GeoTIFF, deflate (predictor 3 for float,
+ * 2 for integers), EPSG:4326 geokeys, GDAL_NODATA, band descriptions (GDAL_METADATA),
+ * written strip by strip in row order so a writer never holds a whole image. Output goes to
+ * a temporary name and is renamed into place by gt_commit() (see afile.h).
+ *
+ * Errors: every failure, including libtiff's own messages (routed per handle into the ctx),
+ * is reported through ctx_fail() with the file name. Corrupt, truncated or unsupported files
+ * give CBAS_EFORMAT / CBAS_EUNSUP, never a crash.
+ *
+ * Threads: a reader or writer handle is used by one thread at a time; different handles may be
+ * used concurrently.
+ *
+ * Memory: a reader holds one decoded strip or tile (for chunky files of B bands: B samples per
+ * pixel) from the budget, plus libtiff's compressed-strip buffer (outside the budget; at most
+ * one strip or tile). A writer holds one encoded strip.
+ */
+#ifndef CBAS_GTIFF_H
+#define CBAS_GTIFF_H
+#include "cbas/ctx.h"
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum gt_type { GT_U8 = 1, GT_I16, GT_U16, GT_I32, GT_U32, GT_F32, GT_F64 } gt_type;
+size_t gt_type_size(gt_type t);
+const char *gt_type_name(gt_type t);
+
+/* Georeferencing as a GDAL geotransform, always for the PixelIsArea convention:
+ * X(col,row) = gt[0] + col*gt[1] + row*gt[2];  Y(col,row) = gt[3] + col*gt[4] + row*gt[5]
+ * where (col,row) = (0,0) is the outer corner of the first pixel. Files marked PixelIsPoint
+ * are converted as GDAL does (shifted by half a pixel). */
+typedef struct gt_geo {
+  int has_gt;          /* 1 if a geotransform was found */
+  double gt[6];
+  int pixel_is_point;  /* as found in the file (informational) */
+  int epsg;            /* geographic or projected CRS code if found, else 0 */
+} gt_geo;
+
+typedef struct gt_info {
+  uint32_t width, height, bands;
+  gt_type type;
+  int tiled;
+  uint32_t block_w, block_h;   /* tile size, or (width, rows per strip) */
+  int compression;             /* libtiff COMPRESSION_* value */
+  int predictor;               /* 1, 2 or 3 */
+  int planar_separate;         /* 1 if PLANARCONFIG_SEPARATE */
+  gt_geo geo;
+  int has_nodata;
+  double nodata;
+} gt_info;
+
+typedef struct gt_reader gt_reader;
+
+int gt_open(cbas_ctx *ctx, const char *path, gt_reader **out);
+void gt_close(cbas_ctx *ctx, gt_reader *r);
+const gt_info *gt_get_info(const gt_reader *r);
+const char *gt_path(const gt_reader *r);
+/* Band description (GDAL_METADATA item DESCRIPTION, role "description"), or NULL. */
+const char *gt_band_desc(const gt_reader *r, uint32_t band);
+
+/* Reads band (0-based) pixels [x0, x0+nx) x [y0, y0+ny) into dst, converted to dst_type
+ * (plain C conversion; NaN/Inf to integer types is a CBAS_EUSAGE error). Row r of the window goes
+ * to dst + r*dst_stride elements. The window must lie inside the raster (else CBAS_EUSAGE). */
+int gt_read(cbas_ctx *ctx, gt_reader *r, uint32_t band, uint32_t x0, uint32_t y0, uint32_t nx,
+            uint32_t ny, gt_type dst_type, void *dst, size_t dst_stride);
+
+typedef struct gt_wopts {
+  uint32_t width, height, bands;
+  gt_type type;                  /* GT_F32 or GT_U8 */
+  gt_geo geo;                    /* written as EPSG:4326 geokeys + scale/tiepoint if has_gt */
+  int has_nodata;
+  double nodata;                 /* NaN allowed */
+  const char *const *band_desc;  /* NULL or `bands` strings (e.g. dates YYYYMMDD) */
+  uint32_t rows_per_strip;       /* 0 = as GDAL: max(1, 8192 / bytes per row) */
+  int zlevel;                    /* 0 = default 6; 1..9 */
+} gt_wopts;
+
+typedef struct gt_writer gt_writer;
+
+int gt_create(cbas_ctx *ctx, const char *path, const gt_wopts *o, gt_writer **out);
+/* Appends ny rows. src holds band-sequential planes: pixel (x, row r, band b) is at element
+ * src[b*band_stride + r*row_stride + x] (elements of the writer's type). Rows must arrive in
+ * order; partial strips are buffered until complete. */
+int gt_write_rows(cbas_ctx *ctx, gt_writer *w, uint32_t ny, const void *src, size_t row_stride,
+                  size_t band_stride);
+/* Checks that every row was written, flushes, fsyncs and renames into place; frees w. */
+int gt_commit(cbas_ctx *ctx, gt_writer *w);
+/* Discards the temporary file; frees w. Safe on NULL. */
+void gt_abort(cbas_ctx *ctx, gt_writer *w);
+#endif

@@ -1,0 +1,223 @@
+/* plat_posix.c — POSIX implementation of include/cbas/plat.h (Linux, glibc or musl).
+ * Also the fault-injection table used by tests (see plat.h). */
+#define _GNU_SOURCE
+#include "cbas/plat.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- fault injection: counters per operation, atomics so threads may race harmlessly ---- */
+static _Atomic int fault_nth[PLAT_OP__N];
+static _Atomic int fault_err[PLAT_OP__N];
+
+void plat_fault_set(enum plat_op op, int nth, int err) { fault_err[op] = err; fault_nth[op] = nth; }
+void plat_fault_clear(void) {
+  for (int i = 0; i < PLAT_OP__N; i++) { fault_nth[i] = 0; fault_err[i] = 0; }
+}
+/* Returns the injected error for this call of op, or 0. */
+static int fault_hit(enum plat_op op) {
+  if (fault_nth[op] <= 0) return 0;
+  if (--fault_nth[op] == 0) return fault_err[op];
+  return 0;
+}
+int plat_err_nospc(void) { return ENOSPC; }
+int plat_err_io(void) { return EIO; }
+int plat_err_noent(void) { return ENOENT; }
+
+int plat_open(const char *path, int flags, int *fd) {
+  int f = 0, e = fault_hit(PLAT_OP_OPEN);
+  if (e) return e;
+  switch (flags & 3) { case PLAT_RDONLY: f = O_RDONLY; break; case PLAT_WRONLY: f = O_WRONLY; break; default: f = O_RDWR; }
+  if (flags & PLAT_CREATE) f |= O_CREAT;
+  if (flags & PLAT_TRUNC) f |= O_TRUNC;
+  if (flags & PLAT_EXCL) f |= O_EXCL;
+  f |= O_CLOEXEC;
+  int r;
+  do r = open(path, f, 0644); while (r < 0 && errno == EINTR);
+  if (r < 0) return errno;
+  *fd = r;
+  return 0;
+}
+int plat_close(int fd) { return close(fd) ? errno : 0; }
+
+int plat_pread(int fd, void *buf, size_t n, uint64_t off, size_t *got) {
+  size_t done = 0;
+  int e = fault_hit(PLAT_OP_READ);
+  if (e == PLAT_SHORT) n = n / 2;
+  else if (e) return e;
+  while (done < n) {
+    ssize_t r = pread(fd, (char *)buf + done, n - done, (off_t)(off + done));
+    if (r < 0) { if (errno == EINTR) continue; return errno; }
+    if (r == 0) break;
+    done += (size_t)r;
+  }
+  *got = done;
+  return 0;
+}
+int plat_pwrite(int fd, const void *buf, size_t n, uint64_t off) {
+  size_t done = 0;
+  int e = fault_hit(PLAT_OP_WRITE);
+  if (e) return e;
+  while (done < n) {
+    ssize_t r = pwrite(fd, (const char *)buf + done, n - done, (off_t)(off + done));
+    if (r < 0) { if (errno == EINTR) continue; return errno; }
+    done += (size_t)r;
+  }
+  return 0;
+}
+int plat_fsync(int fd) {
+  int e = fault_hit(PLAT_OP_FSYNC);
+  if (e) return e;
+  return fsync(fd) ? errno : 0;
+}
+int plat_fsize(int fd, uint64_t *size) {
+  struct stat st;
+  if (fstat(fd, &st)) return errno;
+  *size = (uint64_t)st.st_size;
+  return 0;
+}
+int plat_ftruncate(int fd, uint64_t size) { return ftruncate(fd, (off_t)size) ? errno : 0; }
+
+int plat_stat_path(const char *path, plat_stat *out) {
+  struct stat st;
+  memset(out, 0, sizeof *out);
+  if (stat(path, &st)) return (errno == ENOENT || errno == ENOTDIR) ? 0 : errno;
+  out->exists = 1;
+  out->is_dir = S_ISDIR(st.st_mode);
+  out->is_file = S_ISREG(st.st_mode);
+  out->size = (uint64_t)st.st_size;
+  out->mtime = (double)st.st_mtim.tv_sec + 1e-9 * (double)st.st_mtim.tv_nsec;
+  return 0;
+}
+int plat_rename(const char *from, const char *to) {
+  int e = fault_hit(PLAT_OP_RENAME);
+  if (e) return e;
+  return rename(from, to) ? errno : 0;
+}
+int plat_unlink(const char *path) { return (unlink(path) && errno != ENOENT) ? errno : 0; }
+int plat_rmdir(const char *path) { return (rmdir(path) && errno != ENOENT) ? errno : 0; }
+int plat_mkdir(const char *path) {
+  if (mkdir(path, 0755) == 0) return 0;
+  if (errno == EEXIST) {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return 0;
+    return ENOTDIR;
+  }
+  return errno;
+}
+int plat_mkdir_p(const char *path) {
+  size_t n = strlen(path);
+  char *p = malloc(n + 1);
+  if (!p) return ENOMEM;
+  memcpy(p, path, n + 1);
+  for (size_t i = 1; i <= n; i++) {
+    if (p[i] == '/' || p[i] == 0) {
+      char c = p[i];
+      p[i] = 0;
+      int e = plat_mkdir(p);
+      p[i] = c;
+      if (e) { free(p); return e; }
+    }
+  }
+  free(p);
+  return 0;
+}
+int plat_fsync_dir(const char *dir) {
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  int e = fsync(fd) ? errno : 0;
+  close(fd);
+  return e == EINVAL ? 0 : e;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+int plat_listdir(const char *dir, int (*cb)(void *, const char *), void *ud) {
+  DIR *d = opendir(dir);
+  if (!d) return errno;
+  size_t n = 0, cap = 64;
+  char **names = malloc(cap * sizeof *names);
+  int err = names ? 0 : ENOMEM;
+  struct dirent *de;
+  while (!err && (de = readdir(d))) {
+    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+    if (n == cap) {
+      char **nn = realloc(names, 2 * cap * sizeof *names);
+      if (!nn) { err = ENOMEM; break; }
+      names = nn; cap *= 2;
+    }
+    if (!(names[n] = strdup(de->d_name))) { err = ENOMEM; break; }
+    n++;
+  }
+  closedir(d);
+  if (!err) qsort(names, n, sizeof *names, cmp_str);
+  int r = err;
+  for (size_t i = 0; i < n; i++) {
+    if (!r) r = cb(ud, names[i]);
+    free(names[i]);
+  }
+  free(names);
+  return r;
+}
+
+int plat_ncores(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n < 1 ? 1 : (int)n;
+}
+double plat_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+int plat_isatty(int fd) { return isatty(fd) == 1; }
+uint64_t plat_peak_rss(void) {
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru)) return 0;
+  return (uint64_t)ru.ru_maxrss * 1024u; /* Linux reports KiB */
+}
+int plat_pid(void) { return (int)getpid(); }
+const char *plat_strerror(int err) {
+  if (err == PLAT_SHORT) return "short read";
+  return strerror(err); /* musl and glibc return static text for known codes */
+}
+
+struct plat_thread { pthread_t t; };
+struct plat_mutex { pthread_mutex_t m; };
+int plat_thread_start(plat_thread **out, void *(*fn)(void *), void *arg) {
+  plat_thread *t = malloc(sizeof *t);
+  if (!t) return ENOMEM;
+  pthread_attr_t at;
+  pthread_attr_init(&at);
+  pthread_attr_setstacksize(&at, 1u << 20); /* musl's default 128 KiB is too small for us */
+  int e = pthread_create(&t->t, &at, fn, arg);
+  pthread_attr_destroy(&at);
+  if (e) { free(t); return e; }
+  *out = t;
+  return 0;
+}
+int plat_thread_join(plat_thread *t) {
+  int e = pthread_join(t->t, NULL);
+  free(t);
+  return e;
+}
+int plat_mutex_new(plat_mutex **out) {
+  plat_mutex *m = malloc(sizeof *m);
+  if (!m) return ENOMEM;
+  pthread_mutex_init(&m->m, NULL);
+  *out = m;
+  return 0;
+}
+void plat_mutex_free(plat_mutex *m) {
+  if (!m) return;
+  pthread_mutex_destroy(&m->m);
+  free(m);
+}
+void plat_mutex_lock(plat_mutex *m) { pthread_mutex_lock(&m->m); }
+void plat_mutex_unlock(plat_mutex *m) { pthread_mutex_unlock(&m->m); }

@@ -1,0 +1,6 @@
+/* cmds.h — the subcommands of the cbas binary. Each takes (argc, argv) with argv[0] = the
+ * subcommand name and returns the process exit status (0 ok, 1 failure, 2 usage error).
+ * To add a command: declare it here and add a row to the table in main.c. */
+#ifndef CBAS_CMDS_H
+#define CBAS_CMDS_H
+#endif

@@ -1,0 +1,44 @@
+/* main.c — the cbas binary: dispatches to subcommands. */
+#include "cmds.h"
+#include <stdio.h>
+#include <string.h>
+
+#ifndef CBAS_VERSION
+#define CBAS_VERSION "0.1.0-dev"
+#endif
+
+typedef struct { const char *name; int (*fn)(int, char **); const char *summary; } command;
+
+static const command commands[] = {
+    {"version", NULL, "print the version"},
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f) {
+  fprintf(f, "cbas %s — InSAR time-series analysis of LiCSAR frames (LiCSBAS workflow)\n\n"
+             "usage: cbas COMMAND [options]      (cbas COMMAND --help for details)\n\ncommands:\n",
+          CBAS_VERSION);
+  for (size_t i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf(f, "  %-10s %s\n", "help", "list the commands (help COMMAND: its options)");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) { usage(stderr); return 2; }
+  const char *c = argv[1];
+  if (!strcmp(c, "help") || !strcmp(c, "--help") || !strcmp(c, "-h")) {
+    if (argc > 2) {
+      for (size_t i = 0; i < N_COMMANDS; i++)
+        if (commands[i].fn && !strcmp(argv[2], commands[i].name)) {
+          char *av[] = {argv[2], "--help", NULL};
+          return commands[i].fn(2, av);
+        }
+    }
+    usage(stdout);
+    return 0;
+  }
+  if (!strcmp(c, "version") || !strcmp(c, "--version")) { printf("cbas %s\n", CBAS_VERSION); return 0; }
+  for (size_t i = 0; i < N_COMMANDS; i++)
+    if (commands[i].fn && !strcmp(c, commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+  fprintf(stderr, "cbas: unknown command '%s' (cbas help lists them)\n", c);
+  return 2;
+}
