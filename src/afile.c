@@ -94,3 +94,23 @@ int afile_sweep(cbas_ctx *ctx, const char *dir) {
   plat_listdir(dir, sweep_cb, &s);
   return 0;
 }
+
+typedef struct { const char *dir; int err; } rm_ud;
+static int rm_cb(void *ud, const char *name) {
+  rm_ud *u = ud;
+  char p[2200];
+  snprintf(p, sizeof p, "%s/%s", u->dir, name);
+  int e = afile_rm_tree(p);
+  if (e && !u->err) u->err = e;
+  return 0;
+}
+int afile_rm_tree(const char *path) {
+  plat_stat st;
+  plat_stat_path(path, &st);
+  if (!st.exists) return 0;
+  if (!st.is_dir) return plat_unlink(path);
+  rm_ud u = {path, 0};
+  plat_listdir(path, rm_cb, &u);
+  int e = plat_rmdir(path);
+  return u.err ? u.err : e;
+}

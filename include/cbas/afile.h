@@ -25,4 +25,6 @@ void afile_abort(afile *f);
 int afile_put(cbas_ctx *ctx, const char *path, const void *buf, size_t n);
 /* Removes leftover "*.tmp<digits>" files in dir (not recursive). */
 int afile_sweep(cbas_ctx *ctx, const char *dir);
+/* Removes a file or a directory tree (missing path: 0). Returns 0 or an OS error number. */
+int afile_rm_tree(const char *path);
 #endif
