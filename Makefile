@@ -60,7 +60,7 @@ check: $(BUILD)/cbas $(TEST_BIN)
 	@sh tests/run.sh "$(BUILD)" "$(WRAPPER)" $(TESTS)
 
 bench: $(BUILD)/cbas
-	@sh tests/bench/run.sh "$(BUILD)" "$(WRAPPER)"
+	@sh tests/bench/run.sh "$(BUILD)" "$(WRAPPER)" $(BENCH)
 
 clean:
 	rm -rf $(BUILD)/obj $(BUILD)/tests $(BUILD)/cbas $(BUILD)/libcbas.a $(BUILD)/check
