@@ -20,7 +20,7 @@ case "$target" in
   armhf*|all)   want gcc-arm-linux-gnueabihf; want qemu-user; multi="$multi armhf"
                 have_pkg musl-dev:armhf || need="$need musl-dev:armhf" ;;
 esac
-[ "${CBAS_WANT_GDAL:-0}" = 1 ] && { want gdal-bin; want python3; }
+[ "${CBAS_WANT_GDAL:-0}" = 1 ] && { want gdal-bin; want python3; want python3-pil; want pngcheck; }
 
 # Source packages of zlib and tiff are fetched by `apt-get source`: needs deb-src lines.
 srcdir=${CBAS_SRC_DIR:-}
