@@ -183,6 +183,7 @@ uint64_t plat_peak_rss(void) {
   return (uint64_t)ru.ru_maxrss * 1024u; /* Linux reports KiB */
 }
 int plat_pid(void) { return (int)getpid(); }
+int plat_getcwd(char *buf, size_t cap) { return getcwd(buf, cap) ? 0 : errno; }
 const char *plat_strerror(int err) {
   if (err == PLAT_SHORT) return "short read";
   return strerror(err); /* musl and glibc return static text for known codes */
