@@ -30,6 +30,13 @@ fi
 
 if [ ! -f "$sysroot/lib/libtiff.a" ]; then
   t=$(unpack tiff)
+  # libtiff's project() asks for a C++ compiler even with -Dcxx=OFF; we build C only, so a
+  # machine without g++ (or a cross g++) must not be required.
+  sed -i 's/LANGUAGES C CXX)/LANGUAGES C)/' "$t/CMakeLists.txt"
+  # glibc keeps pow in libm, which CMAKE_FIND_ROOT_PATH_MODE_LIBRARY=ONLY hides from libtiff's
+  # FindCMath (host-asan target): name the compiler's own libm. musl has pow in libc.
+  cmath=""
+  case "$cc" in *musl*) ;; *) m=$($cc -print-file-name=libm.so); case "$m" in /*) cmath="-DCMath_LIBRARY=$m" ;; esac ;; esac
   b="$work/tiff-build"; rm -rf "$b"; mkdir -p "$b"
   (cd "$b" && cmake "$t" -DCMAKE_BUILD_TYPE=Release \
      -DCMAKE_SYSTEM_NAME=Linux -DCMAKE_SYSTEM_PROCESSOR="$proc" \
@@ -42,7 +49,7 @@ if [ ! -f "$sysroot/lib/libtiff.a" ]; then
      -Dtiff-docs=OFF -Dsphinx=OFF -Dtiff-opengl=OFF \
      -Dzlib=ON -Dlzw=ON -Dlibdeflate=OFF -Dpixarlog=OFF -Djpeg=OFF -Dold-jpeg=OFF -Djpeg12=OFF \
      -Djbig=OFF -Dlerc=OFF -Dlzma=OFF -Dzstd=OFF -Dwebp=OFF \
-     -Dccitt=OFF -Dpackbits=OFF -Dthunder=OFF -Dnext=OFF -Dlogluv=OFF -Dmdi=OFF >cmake.log 2>&1 \
+     -Dccitt=OFF -Dpackbits=OFF -Dthunder=OFF -Dnext=OFF -Dlogluv=OFF -Dmdi=OFF $cmath >cmake.log 2>&1 \
      || { cat cmake.log >&2; exit 1; }
    make -s -j"$(nproc 2>/dev/null || echo 2)" tiff >make.log 2>&1 || { tail -40 make.log >&2; exit 1; }
    cmake --install libtiff >/dev/null)
