@@ -3,4 +3,5 @@
  * To add a command: declare it here and add a row to the table in main.c. */
 #ifndef CBAS_CMDS_H
 #define CBAS_CMDS_H
+int cmd_info(int argc, char **argv);
 #endif

@@ -10,6 +10,7 @@
 typedef struct { const char *name; int (*fn)(int, char **); const char *summary; } command;
 
 static const command commands[] = {
+    {"info", cmd_info, "describe a GeoTIFF: size, bands, type, layout, georeferencing, nodata"},
     {"version", NULL, "print the version"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

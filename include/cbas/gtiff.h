@@ -17,11 +17,19 @@
  * give CBAS_EFORMAT / CBAS_EUNSUP, never a crash.
  *
  * Threads: a reader or writer handle is used by one thread at a time; different handles may be
- * used concurrently.
+ * used concurrently. The first gt_open/gt_create of the process registers the GeoTIFF/GDAL tags
+ * with libtiff (TIFFSetTagExtender) and sets libtiff's global stderr handlers to NULL, once,
+ * thread-safely (atomic once-flag); messages of our handles go through per-handle handlers.
+ *
+ * Caching: a reader keeps the last decoded strip/tile, so reading a window row by row decodes
+ * each strip once. For tiled files, windows one tile-row tall (block_h) avoid decoding a tile
+ * again in a later call.
  *
  * Memory: a reader holds one decoded strip or tile (for chunky files of B bands: B samples per
  * pixel) from the budget, plus libtiff's compressed-strip buffer (outside the budget; at most
- * one strip or tile). A writer holds one encoded strip.
+ * one strip or tile; libtiff's single allocations are capped at the budget size). A writer holds
+ * one strip of rows_per_strip * width * bands samples from the budget plus libtiff's encoded
+ * strip. Writers switch to BigTIFF when the uncompressed data exceeds 4e9 bytes.
  */
 #ifndef CBAS_GTIFF_H
 #define CBAS_GTIFF_H
@@ -32,6 +40,11 @@
 typedef enum gt_type { GT_U8 = 1, GT_I16, GT_U16, GT_I32, GT_U32, GT_F32, GT_F64 } gt_type;
 size_t gt_type_size(gt_type t);
 const char *gt_type_name(gt_type t);
+/* Added: the shortest decimal text that reads back as v ("%.Ng", N = 1..17), and "nan", "inf",
+ * "-inf" as GDAL writes them in GDAL_NODATA. Returns snprintf's count. */
+int gt_format_double(char *buf, size_t cap, double v);
+/* Added: "none", "deflate", "LZW", "JPEG"... for a libtiff COMPRESSION_* value. */
+const char *gt_compression_name(int compression);
 
 /* Georeferencing as a GDAL geotransform, always for the PixelIsArea convention:
  * X(col,row) = gt[0] + col*gt[1] + row*gt[2];  Y(col,row) = gt[3] + col*gt[4] + row*gt[5]
@@ -63,19 +76,22 @@ int gt_open(cbas_ctx *ctx, const char *path, gt_reader **out);
 void gt_close(cbas_ctx *ctx, gt_reader *r);
 const gt_info *gt_get_info(const gt_reader *r);
 const char *gt_path(const gt_reader *r);
-/* Band description (GDAL_METADATA item DESCRIPTION, role "description"), or NULL. */
+/* Band description (GDAL_METADATA item DESCRIPTION, role "description"), or NULL. Like GDAL,
+ * item values are XML-unescaped twice (GDAL escapes them twice when writing). */
 const char *gt_band_desc(const gt_reader *r, uint32_t band);
 
 /* Reads band (0-based) pixels [x0, x0+nx) x [y0, y0+ny) into dst, converted to dst_type
- * (plain C conversion; NaN/Inf to integer types is a CBAS_EUSAGE error). Row r of the window goes
- * to dst + r*dst_stride elements. The window must lie inside the raster (else CBAS_EUSAGE). */
+ * (plain C conversion; NaN/Inf to integer types is a CBAS_EUSAGE error, and so is a float
+ * outside the integer type's range). Row r of the window goes to dst + r*dst_stride elements.
+ * The window must lie inside the raster (else CBAS_EUSAGE). */
 int gt_read(cbas_ctx *ctx, gt_reader *r, uint32_t band, uint32_t x0, uint32_t y0, uint32_t nx,
             uint32_t ny, gt_type dst_type, void *dst, size_t dst_stride);
 
 typedef struct gt_wopts {
   uint32_t width, height, bands;
   gt_type type;                  /* GT_F32 or GT_U8 */
-  gt_geo geo;                    /* written as EPSG:4326 geokeys + scale/tiepoint if has_gt */
+  gt_geo geo;                    /* if has_gt: EPSG:4326 geokeys (epsg must be 0 or 4326) and
+                                    scale+tiepoint, or ModelTransformation if rotated */
   int has_nodata;
   double nodata;                 /* NaN allowed */
   const char *const *band_desc;  /* NULL or `bands` strings (e.g. dates YYYYMMDD) */

@@ -1,0 +1,912 @@
+/* test_gtiff.c — GeoTIFF reader and writer.
+ *
+ * Reader tests use TIFF files assembled byte by byte here (tb_* below: an independent little
+ * TIFF writer, both byte orders), so the reader is checked against values computed from a
+ * formula, not against our own writer. Writer tests round-trip through the reader and check the
+ * values against the same formulas; tests/interop/gtiff_gdal_*.sh check both sides with GDAL.
+ * Also: injected write/fsync/rename/read faults, budget too small, corrupt/truncated/unsupported
+ * files (errors must name the file), concurrent readers.
+ *
+ * `test_gtiff --samples DIR` only writes the sample files that tests/interop/gtiff_gdal_write.sh
+ * checks with GDAL (see write_samples for their content).
+ */
+#include "check.h"
+#include "cbas/budget.h"
+#include "cbas/gtiff.h"
+#include "cbas/par.h"
+#include "cbas/plat.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- a minimal independent TIFF assembler ------------------------------------------------- */
+
+enum { T_BYTE = 1, T_ASCII = 2, T_SHORT = 3, T_LONG = 4, T_DOUBLE = 12 };
+typedef struct tb_entry { uint16_t tag, type; uint32_t count; uint8_t inl[4]; uint32_t off; int is_inline; } tb_entry;
+typedef struct tb {
+  uint8_t *d;
+  size_t n, cap;
+  int be;
+  tb_entry e[40];
+  int ne;
+} tb;
+
+static void tb_put(tb *t, uint8_t *p, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; i++) p[t->be ? bytes - 1 - i : i] = (uint8_t)(v >> (8 * i));
+}
+static uint32_t tb_reserve(tb *t, size_t n) {
+  while (t->n & 3) t->d[t->n++] = 0; /* word alignment */
+  if (t->n + n + 16 > t->cap) {
+    t->cap = (t->n + n + 16) * 2;
+    t->d = realloc(t->d, t->cap);
+  }
+  uint32_t off = (uint32_t)t->n;
+  memset(t->d + off, 0, n);
+  t->n += n;
+  return off;
+}
+static void tb_init(tb *t, int be) {
+  memset(t, 0, sizeof *t);
+  t->be = be;
+  tb_reserve(t, 8);
+  t->d[0] = t->d[1] = be ? 'M' : 'I';
+  tb_put(t, t->d + 2, 42, 2);
+}
+/* Appends n samples of `bytes` bytes each (values as uint64 bit patterns) in file byte order. */
+static uint32_t tb_samples(tb *t, const uint64_t *v, size_t n, int bytes) {
+  uint32_t off = tb_reserve(t, n * (size_t)bytes);
+  for (size_t i = 0; i < n; i++) tb_put(t, t->d + off + i * (size_t)bytes, v[i], bytes);
+  return off;
+}
+static uint32_t tb_raw(tb *t, const void *p, size_t n) {
+  uint32_t off = tb_reserve(t, n);
+  memcpy(t->d + off, p, n);
+  return off;
+}
+static int type_bytes(int type) { return type == T_SHORT ? 2 : type == T_LONG ? 4 : type == T_DOUBLE ? 8 : 1; }
+/* An entry with integer values (BYTE/ASCII/SHORT/LONG) or bit patterns of doubles. */
+static void tb_tag(tb *t, uint16_t tag, uint16_t type, uint32_t count, const uint64_t *v) {
+  tb_entry *e = &t->e[t->ne++];
+  int b = type_bytes(type);
+  e->tag = tag; e->type = type; e->count = count;
+  if ((size_t)count * b <= 4) {
+    e->is_inline = 1;
+    for (uint32_t i = 0; i < count; i++) {
+      uint8_t tmp[8];
+      tb_put(t, tmp, v[i], b);
+      memcpy(e->inl + i * b, tmp, b);
+    }
+  } else {
+    e->off = tb_samples(t, v, count, b);
+  }
+}
+static void tb_tag1(tb *t, uint16_t tag, uint16_t type, uint64_t v) { tb_tag(t, tag, type, 1, &v); }
+static void tb_tag_d(tb *t, uint16_t tag, uint32_t count, const double *v) {
+  uint64_t bits[16];
+  for (uint32_t i = 0; i < count; i++) memcpy(&bits[i], &v[i], 8);
+  tb_tag(t, tag, T_DOUBLE, count, bits);
+}
+static void tb_tag_s(tb *t, uint16_t tag, const char *s) {
+  uint64_t v[600];
+  size_t n = strlen(s) + 1;
+  for (size_t i = 0; i < n; i++) v[i] = (uint8_t)s[i];
+  tb_tag(t, tag, T_ASCII, (uint32_t)n, v);
+}
+static int cmp_entry(const void *a, const void *b) {
+  return (int)((const tb_entry *)a)->tag - (int)((const tb_entry *)b)->tag;
+}
+/* Writes the IFD and saves the file; frees t. */
+static int tb_save(tb *t, const char *path) {
+  qsort(t->e, (size_t)t->ne, sizeof t->e[0], cmp_entry);
+  uint32_t ifd = tb_reserve(t, 2 + 12 * (size_t)t->ne + 4);
+  tb_put(t, t->d + 4, ifd, 4);
+  tb_put(t, t->d + ifd, (uint64_t)t->ne, 2);
+  for (int i = 0; i < t->ne; i++) {
+    uint8_t *p = t->d + ifd + 2 + 12 * i;
+    tb_put(t, p, t->e[i].tag, 2);
+    tb_put(t, p + 2, t->e[i].type, 2);
+    tb_put(t, p + 4, t->e[i].count, 4);
+    if (t->e[i].is_inline) memcpy(p + 8, t->e[i].inl, 4);
+    else tb_put(t, p + 8, t->e[i].off, 4);
+  }
+  int fd, e = plat_open(path, PLAT_WRONLY | PLAT_CREATE | PLAT_TRUNC, &fd);
+  if (!e) { e = plat_pwrite(fd, t->d, t->n, 0); plat_close(fd); }
+  free(t->d);
+  t->d = NULL;
+  return e;
+}
+static int put_file(const char *path, const void *p, size_t n) {
+  int fd, e = plat_open(path, PLAT_WRONLY | PLAT_CREATE | PLAT_TRUNC, &fd);
+  if (e) return e;
+  e = n ? plat_pwrite(fd, p, n, 0) : 0;
+  plat_close(fd);
+  return e;
+}
+static int exists(const char *path) {
+  plat_stat st;
+  return plat_stat_path(path, &st) == 0 && st.exists;
+}
+static const char *tmp_name(const char *path) {
+  static char b[1300];
+  snprintf(b, sizeof b, "%s.tmp%d", path, plat_pid());
+  return b;
+}
+
+/* ---- formulas ----------------------------------------------------------------------------- */
+
+static double u16_val(uint32_t x, uint32_t y) { return 1000 + 37 * y + 3 * x; }
+static double i32_val(uint32_t x, uint32_t y, uint32_t b) { return (b ? -1.0 : 1.0) * (x * 100.0 + y) - 5; }
+static double f64_val(uint32_t x, uint32_t y, uint32_t b) { return b * 1e6 + y * 0.001 - x * 1.5; }
+/* Writer test values: NaN at a sprinkle of pixels, else exact in float32. */
+static float f32_val(uint32_t x, uint32_t y, uint32_t b) {
+  if ((x + 2 * y + b) % 5 == 0) return NAN;
+  return (float)(b * 1000.0 + y * 10.0 + x * 0.25 - 7.0);
+}
+static uint8_t u8_val(uint32_t x, uint32_t y) { return (uint8_t)((x * 7 + y * 3) % 251); }
+
+static uint64_t bits_d(double v) { uint64_t b; memcpy(&b, &v, 8); return b; }
+
+/* The 11x7 big-endian uint16 file: strips of 3 rows (last strip 1 row), uncompressed. */
+static int make_u16_be(const char *path) {
+  tb t;
+  tb_init(&t, 1);
+  uint32_t w = 11, h = 7, rps = 3, offs[3];
+  uint64_t cnt[3], v[33];
+  for (uint32_t s = 0; s < 3; s++) {
+    uint32_t rows = s == 2 ? 1 : rps;
+    for (uint32_t i = 0; i < rows * w; i++) v[i] = (uint64_t)u16_val(i % w, s * rps + i / w);
+    offs[s] = tb_samples(&t, v, rows * w, 2);
+    cnt[s] = rows * w * 2;
+  }
+  uint64_t o64[3] = {offs[0], offs[1], offs[2]};
+  tb_tag1(&t, 256, T_SHORT, w);
+  tb_tag1(&t, 257, T_SHORT, h);
+  tb_tag1(&t, 258, T_SHORT, 16);
+  tb_tag1(&t, 259, T_SHORT, 1);
+  tb_tag1(&t, 262, T_SHORT, 1);
+  tb_tag(&t, 273, T_LONG, 3, o64);
+  tb_tag1(&t, 277, T_SHORT, 1);
+  tb_tag1(&t, 278, T_SHORT, rps);
+  tb_tag(&t, 279, T_LONG, 3, cnt);
+  /* Georeferencing: PixelIsPoint, scale (2, 3), tiepoint (0,0) -> (100, 200), UTM 33N. */
+  double scale[3] = {2, 3, 0}, tie[6] = {0, 0, 0, 100, 200, 0};
+  tb_tag_d(&t, 33550, 3, scale);
+  tb_tag_d(&t, 33922, 6, tie);
+  uint64_t keys[] = {1, 1, 0, 3, 1024, 0, 1, 1, 1025, 0, 1, 2, 3072, 0, 1, 32633};
+  tb_tag(&t, 34735, T_SHORT, 16, keys);
+  tb_tag_s(&t, 42113, " -9999");
+  tb_tag1(&t, 339, T_SHORT, 1);
+  return tb_save(&t, path);
+}
+
+/* The 20x18 little-endian int32 file: 2 bands, planar separate, 16x16 tiles (2x2 per band). */
+static int make_i32_tiles(const char *path) {
+  tb t;
+  tb_init(&t, 0);
+  uint32_t w = 20, h = 18, tw = 16, th = 16;
+  uint64_t offs[8], cnt[8], v[256];
+  int k = 0;
+  for (uint32_t b = 0; b < 2; b++)
+    for (uint32_t ty = 0; ty < 2; ty++)
+      for (uint32_t tx = 0; tx < 2; tx++, k++) {
+        for (uint32_t i = 0; i < tw * th; i++) {
+          uint32_t x = tx * tw + i % tw, y = ty * th + i / tw;
+          /* padding outside the raster holds a marker that must never be read */
+          double val = (x < w && y < h) ? i32_val(x, y, b) : 777777;
+          v[i] = (uint64_t)(uint32_t)(int32_t)val;
+        }
+        offs[k] = tb_samples(&t, v, tw * th, 4);
+        cnt[k] = tw * th * 4;
+      }
+  tb_tag1(&t, 256, T_LONG, w);
+  tb_tag1(&t, 257, T_LONG, h);
+  uint64_t bps[2] = {32, 32}, sf[2] = {2, 2};
+  tb_tag(&t, 258, T_SHORT, 2, bps);
+  tb_tag1(&t, 259, T_SHORT, 1);
+  tb_tag1(&t, 262, T_SHORT, 1);
+  tb_tag1(&t, 277, T_SHORT, 2);
+  tb_tag1(&t, 284, T_SHORT, 2);
+  tb_tag1(&t, 322, T_SHORT, tw);
+  tb_tag1(&t, 323, T_SHORT, th);
+  tb_tag(&t, 324, T_LONG, 8, offs);
+  tb_tag(&t, 325, T_LONG, 8, cnt);
+  tb_tag1(&t, 338, T_SHORT, 0);
+  tb_tag(&t, 339, T_SHORT, 2, sf);
+  /* Rotated georeferencing through ModelTransformation. */
+  double m[16] = {0.5, 0.1, 0, 30, -0.2, -0.5, 0, 60, 0, 0, 0, 0, 0, 0, 0, 1};
+  tb_tag_d(&t, 34264, 16, m);
+  tb_tag_s(&t, 42112, "<GDALMetadata>\n  <Item name=\"DESCRIPTION\" sample=\"1\" role=\"description\">a&amp;lt;b&amp;gt; &amp;amp; &amp;quot;c&amp;quot;</Item>\n"
+                      "  <Item name=\"STATISTICS_MEAN\" sample=\"0\">3</Item>\n</GDALMetadata>\n");
+  return tb_save(&t, path);
+}
+
+/* 9x5 float64, 3 bands pixel-interleaved, one tile of 16x16 (tile larger than the raster). */
+static int make_f64_chunky_tile(const char *path) {
+  tb t;
+  tb_init(&t, 1);
+  uint64_t *v = calloc(16 * 16 * 3, sizeof *v);
+  for (uint32_t y = 0; y < 16; y++)
+    for (uint32_t x = 0; x < 16; x++)
+      for (uint32_t b = 0; b < 3; b++) v[(y * 16 + x) * 3 + b] = bits_d(x < 9 && y < 5 ? f64_val(x, y, b) : -1);
+  uint64_t off = tb_samples(&t, v, 16 * 16 * 3, 8), cnt = 16 * 16 * 3 * 8;
+  free(v);
+  uint64_t bps[3] = {64, 64, 64}, sf[3] = {3, 3, 3}, extra[2] = {0, 0};
+  tb_tag1(&t, 256, T_SHORT, 9);
+  tb_tag1(&t, 257, T_SHORT, 5);
+  tb_tag(&t, 258, T_SHORT, 3, bps);
+  tb_tag1(&t, 259, T_SHORT, 1);
+  tb_tag1(&t, 262, T_SHORT, 1);
+  tb_tag1(&t, 277, T_SHORT, 3);
+  tb_tag1(&t, 284, T_SHORT, 1);
+  tb_tag1(&t, 322, T_SHORT, 16);
+  tb_tag1(&t, 323, T_SHORT, 16);
+  tb_tag(&t, 324, T_LONG, 1, &off);
+  tb_tag(&t, 325, T_LONG, 1, &cnt);
+  tb_tag(&t, 338, T_SHORT, 2, extra);
+  tb_tag(&t, 339, T_SHORT, 3, sf);
+  return tb_save(&t, path);
+}
+
+/* A one-strip 4x2 uint8 file with overridable fields, for the unsupported/corrupt cases.
+ * Fields with value 0 are left at their defaults; strip_off/strip_cnt override the strip. */
+typedef struct odd { uint64_t bps, sf, comp, strip_off, strip_cnt; int no_width; const uint8_t *data; size_t n_data; } odd;
+static int make_odd(const char *path, odd o) {
+  tb t;
+  tb_init(&t, 0);
+  uint8_t px[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  uint64_t off = o.data ? tb_raw(&t, o.data, o.n_data) : tb_raw(&t, px, 8);
+  uint64_t cnt = o.data ? o.n_data : 8;
+  if (o.strip_off) off = o.strip_off;
+  if (o.strip_cnt) cnt = o.strip_cnt;
+  if (!o.no_width) tb_tag1(&t, 256, T_SHORT, 4);
+  tb_tag1(&t, 257, T_SHORT, 2);
+  tb_tag1(&t, 258, T_SHORT, o.bps ? o.bps : 8);
+  tb_tag1(&t, 259, T_SHORT, o.comp ? o.comp : 1);
+  tb_tag1(&t, 262, T_SHORT, 1);
+  tb_tag(&t, 273, T_LONG, 1, &off);
+  tb_tag1(&t, 277, T_SHORT, 1);
+  tb_tag1(&t, 278, T_SHORT, 2);
+  tb_tag(&t, 279, T_LONG, 1, &cnt);
+  if (o.sf) tb_tag1(&t, 339, T_SHORT, o.sf);
+  return tb_save(&t, path);
+}
+
+/* ---- reader tests on hand-made files ------------------------------------------------------ */
+
+static void test_read_u16_big_endian_strips(void) {
+  cbas_ctx ctx;
+  CHECK(ctx_init(&ctx, 1 << 20, 1) == 0);
+  const char *p = check_path("u16_be.tif");
+  CHECK(make_u16_be(p) == 0);
+  gt_reader *r;
+  CHECKF(gt_open(&ctx, p, &r) == 0, "%s", ctx.msg);
+  const gt_info *in = gt_get_info(r);
+  CHECK_EQ_INT(in->width, 11); CHECK_EQ_INT(in->height, 7); CHECK_EQ_INT(in->bands, 1);
+  CHECK_EQ_INT(in->type, GT_U16); CHECK_EQ_INT(in->tiled, 0);
+  CHECK_EQ_INT(in->block_w, 11); CHECK_EQ_INT(in->block_h, 3);
+  CHECK_EQ_INT(in->compression, 1); CHECK_EQ_INT(in->predictor, 1);
+  /* PixelIsPoint: the tiepoint is the centre of pixel (0,0), so the corner is half a pixel
+   * up-left: x = 100 - 1, y = 200 + 1.5. */
+  CHECK(in->geo.has_gt && in->geo.pixel_is_point);
+  CHECK_EQ_INT(in->geo.epsg, 32633);
+  const double want_gt[6] = {99, 2, 0, 201.5, 0, -3};
+  for (int i = 0; i < 6; i++) CHECK_NEAR(in->geo.gt[i], want_gt[i], 0);
+  CHECK(in->has_nodata); CHECK_NEAR(in->nodata, -9999, 0);
+  CHECK(gt_band_desc(r, 0) == NULL);
+  /* Whole raster as uint16, then windows in other types, then row by row. */
+  uint16_t all[77];
+  CHECK(gt_read(&ctx, r, 0, 0, 0, 11, 7, GT_U16, all, 11) == 0);
+  for (uint32_t y = 0; y < 7; y++)
+    for (uint32_t x = 0; x < 11; x++) CHECK_EQ_INT(all[y * 11 + x], u16_val(x, y));
+  double win[5 * 5];
+  CHECK(gt_read(&ctx, r, 0, 7, 2, 4, 5, GT_F64, win, 5) == 0); /* x 7..10, y 2..6, stride 5 */
+  for (uint32_t y = 0; y < 5; y++)
+    for (uint32_t x = 0; x < 4; x++) CHECK_NEAR(win[y * 5 + x], u16_val(7 + x, 2 + y), 0);
+  for (uint32_t y = 0; y < 7; y++) {
+    int32_t row[3];
+    CHECK(gt_read(&ctx, r, 0, 4, y, 3, 1, GT_I32, row, 3) == 0);
+    for (uint32_t x = 0; x < 3; x++) CHECK_EQ_INT(row[x], u16_val(4 + x, y));
+  }
+  /* Corner pixels one by one. */
+  uint8_t one;
+  const uint32_t cx[4] = {0, 10, 0, 10}, cy[4] = {0, 0, 6, 6};
+  for (int i = 0; i < 4; i++) {
+    CHECK(gt_read(&ctx, r, 0, cx[i], cy[i], 1, 1, GT_U8, &one, 1) == 0);
+    CHECK_EQ_INT(one, (uint8_t)u16_val(cx[i], cy[i])); /* plain C conversion: modulo 256 */
+  }
+  /* Usage errors. */
+  CHECK(gt_read(&ctx, r, 0, 8, 0, 4, 1, GT_U16, all, 11) == CBAS_EUSAGE);
+  CHECKF(strstr(ctx.msg, "u16_be.tif") && strstr(ctx.msg, "outside"), "%s", ctx.msg);
+  ctx_clear_error(&ctx);
+  CHECK(gt_read(&ctx, r, 1, 0, 0, 1, 1, GT_U16, all, 11) == CBAS_EUSAGE);
+  ctx_clear_error(&ctx);
+  gt_close(&ctx, r);
+  CHECK_EQ_INT(ctx.budget->used, 0);
+  ctx_free(&ctx);
+}
+
+static void test_read_i32_planar_tiles(void) {
+  cbas_ctx ctx;
+  CHECK(ctx_init(&ctx, 1 << 20, 1) == 0);
+  const char *p = check_path("i32_tiles.tif");
+  CHECK(make_i32_tiles(p) == 0);
+  gt_reader *r;
+  CHECKF(gt_open(&ctx, p, &r) == 0, "%s", ctx.msg);
+  const gt_info *in = gt_get_info(r);
+  CHECK_EQ_INT(in->bands, 2); CHECK_EQ_INT(in->type, GT_I32);
+  CHECK(in->tiled && in->planar_separate);
+  CHECK_EQ_INT(in->block_w, 16); CHECK_EQ_INT(in->block_h, 16);
+  CHECK(in->geo.has_gt && !in->geo.pixel_is_point);
+  CHECK_EQ_INT(in->geo.epsg, 0);
+  const double want_gt[6] = {30, 0.5, 0.1, 60, -0.2, -0.5};
+  for (int i = 0; i < 6; i++) CHECK_NEAR(in->geo.gt[i], want_gt[i], 0);
+  CHECK(!in->has_nodata);
+  CHECK(gt_band_desc(r, 0) == NULL);
+  CHECK(gt_band_desc(r, 1) && !strcmp(gt_band_desc(r, 1), "a<b> & \"c\""));
+  for (uint32_t b = 0; b < 2; b++) {
+    /* A window across all four tiles, as float with a wider stride. */
+    float win[14 * 20];
+    CHECK(gt_read(&ctx, r, b, 5, 3, 12, 14, GT_F32, win, 20) == 0);
+    for (uint32_t y = 0; y < 14; y++)
+      for (uint32_t x = 0; x < 12; x++) CHECK_NEAR(win[y * 20 + x], i32_val(5 + x, 3 + y, b), 0);
+    /* The right and bottom edge tiles (partial), row by row. */
+    for (uint32_t y = 0; y < 18; y++) {
+      int32_t row[20];
+      CHECK(gt_read(&ctx, r, b, 0, y, 20, 1, GT_I32, row, 20) == 0);
+      for (uint32_t x = 0; x < 20; x++) CHECK_EQ_INT(row[x], i32_val(x, y, b));
+    }
+    int32_t px;
+    CHECK(gt_read(&ctx, r, b, 19, 17, 1, 1, GT_I32, &px, 1) == 0);
+    CHECK_EQ_INT(px, i32_val(19, 17, b));
+  }
+  gt_close(&ctx, r);
+  ctx_free(&ctx);
+}
+
+static void test_read_f64_chunky_tile(void) {
+  cbas_ctx ctx;
+  CHECK(ctx_init(&ctx, 1 << 20, 1) == 0);
+  const char *p = check_path("f64_chunky.tif");
+  CHECK(make_f64_chunky_tile(p) == 0);
+  gt_reader *r;
+  CHECKF(gt_open(&ctx, p, &r) == 0, "%s", ctx.msg);
+  CHECK_EQ_INT(gt_get_info(r)->type, GT_F64);
+  CHECK(!gt_get_info(r)->planar_separate && gt_get_info(r)->tiled);
+  CHECK(!gt_get_info(r)->geo.has_gt);
+  for (uint32_t b = 0; b < 3; b++) {
+    double v[9 * 5];
+    CHECK(gt_read(&ctx, r, b, 0, 0, 9, 5, GT_F64, v, 9) == 0);
+    for (uint32_t i = 0; i < 45; i++) CHECK_NEAR(v[i], f64_val(i % 9, i / 9, b), 0);
+  }
+  /* Float to integer: out of range (band 2 is ~2e6) is an error, not a silent wrap. */
+  int16_t s[9];
+  CHECK(gt_read(&ctx, r, 2, 0, 0, 9, 1, GT_I16, s, 9) == CBAS_EUSAGE);
+  CHECKF(strstr(ctx.msg, "f64_chunky.tif") && strstr(ctx.msg, "out-of-range"), "%s", ctx.msg);
+  ctx_clear_error(&ctx);
+  int32_t i32[9];
+  CHECK(gt_read(&ctx, r, 2, 0, 4, 9, 1, GT_I32, i32, 9) == 0);
+  for (uint32_t x = 0; x < 9; x++) CHECK_EQ_INT(i32[x], (int32_t)f64_val(x, 4, 2));
+  gt_close(&ctx, r);
+  ctx_free(&ctx);
+}
+
+/* Every rejected file gives the expected status and a message naming the file. */
+static int rejects(cbas_ctx *ctx, const char *path, int want_status, const char *want_text) {
+  gt_reader *r = NULL;
+  int st = gt_open(ctx, path, &r);
+  if (!st) {
+    double buf[64];
+    const gt_info *in = gt_get_info(r);
+    st = gt_read(ctx, r, 0, 0, 0, in->width < 8 ? in->width : 8, in->height < 8 ? in->height : 8, GT_F64, buf, 8);
+    gt_close(ctx, r);
+  }
+  int ok = (want_status ? st == want_status : st != 0) && (int)ctx->status == st && strstr(ctx->msg, path) &&
+           (!want_text || strstr(ctx->msg, want_text));
+  if (!ok) printf("# %s: status %d, message: %s\n", path, st, ctx->msg);
+  ctx_clear_error(ctx);
+  return ok;
+}
+
+static void test_unsupported_and_corrupt(void) {
+  cbas_ctx ctx;
+  CHECK(ctx_init(&ctx, 1 << 20, 1) == 0);
+  const char *p;
+  p = check_path("jpeg.tif");
+  CHECK(make_odd(p, (odd){.comp = 7}) == 0);
+  CHECK(rejects(&ctx, p, CBAS_EUNSUP, "JPEG"));
+  p = check_path("packbits.tif");
+  CHECK(make_odd(p, (odd){.comp = 32773}) == 0);
+  CHECK(rejects(&ctx, p, CBAS_EUNSUP, "PackBits"));
+  p = check_path("complex.tif");
+  CHECK(make_odd(p, (odd){.sf = 6, .bps = 64}) == 0);
+  CHECK(rejects(&ctx, p, CBAS_EUNSUP, "complex"));
+  p = check_path("onebit.tif");
+  CHECK(make_odd(p, (odd){.bps = 1}) == 0);
+  CHECK(rejects(&ctx, p, CBAS_EUNSUP, "1-bit"));
+  p = check_path("int8.tif");
+  CHECK(make_odd(p, (odd){.sf = 2}) == 0);
+  CHECK(rejects(&ctx, p, CBAS_EUNSUP, "8-bit signed"));
+  p = check_path("nowidth.tif");
+  CHECK(make_odd(p, (odd){.no_width = 1}) == 0);
+  CHECK(rejects(&ctx, p, CBAS_EFORMAT, NULL));
+  p = check_path("badoffset.tif");
+  CHECK(make_odd(p, (odd){.strip_off = 1u << 30}) == 0);
+  CHECK(rejects(&ctx, p, CBAS_EFORMAT, "strip 0"));
+  static const uint8_t junk[16] = {0x78, 0x9c, 0xff, 0xee, 0xdd, 0xcc, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+  p = check_path("badcount.tif");
+  CHECK(make_odd(p, (odd){.comp = 8, .data = junk, .n_data = sizeof junk, .strip_cnt = 100000}) == 0);
+  CHECK(rejects(&ctx, p, CBAS_EFORMAT, "strip 0"));
+  p = check_path("baddeflate.tif");
+  CHECK(make_odd(p, (odd){.comp = 8, .data = junk, .n_data = sizeof junk}) == 0);
+  CHECK(rejects(&ctx, p, CBAS_EFORMAT, "strip 0"));
+  p = check_path("empty.tif");
+  CHECK(put_file(p, "", 0) == 0);
+  CHECK(rejects(&ctx, p, CBAS_EFORMAT, "empty"));
+  p = check_path("text.tif");
+  const char *txt = "this is not a TIFF file, just some text\n";
+  CHECK(put_file(p, txt, strlen(txt)) == 0);
+  CHECK(rejects(&ctx, p, CBAS_EFORMAT, "not a readable TIFF"));
+  p = check_path("header_only.tif");
+  CHECK(put_file(p, "II*\0\x08\0\0\0", 8) == 0);
+  CHECK(rejects(&ctx, p, CBAS_EFORMAT, NULL));
+  p = check_path("missing.tif");
+  CHECK(rejects(&ctx, p, CBAS_EIO, "cannot open"));
+  ctx_free(&ctx);
+}
+
+/* ---- writer ------------------------------------------------------------------------------- */
+
+/* Writes a float32 raster of f32_val (+ offset) in chunks of `chunk` rows with padded strides. */
+static int write_f32(cbas_ctx *ctx, const char *path, const gt_wopts *o, uint32_t chunk, float offset) {
+  gt_writer *w;
+  if (gt_create(ctx, path, o, &w)) return ctx->status;
+  size_t rs = o->width + 3, bs = rs * chunk + 5;
+  float *buf = malloc(bs * o->bands * sizeof *buf);
+  for (uint32_t y0 = 0; y0 < o->height; y0 += chunk) {
+    uint32_t n = o->height - y0 < chunk ? o->height - y0 : chunk;
+    for (uint32_t b = 0; b < o->bands; b++)
+      for (uint32_t r = 0; r < n; r++)
+        for (uint32_t x = 0; x < o->width; x++) buf[b * bs + r * rs + x] = f32_val(x, y0 + r, b) + offset;
+    if (gt_write_rows(ctx, w, n, buf, rs, bs)) { free(buf); gt_abort(ctx, w); return ctx->status; }
+  }
+  free(buf);
+  return gt_commit(ctx, w);
+}
+/* 1 if band b of the file holds f32_val + offset everywhere (NaN where the formula has NaN). */
+static int check_f32(cbas_ctx *ctx, const char *path, uint32_t b, float offset) {
+  gt_reader *r;
+  if (gt_open(ctx, path, &r)) return 0;
+  const gt_info *in = gt_get_info(r);
+  int ok = 1;
+  float *row = malloc(in->width * sizeof *row);
+  for (uint32_t y = 0; y < in->height && ok; y++) {
+    if (gt_read(ctx, r, b, 0, y, in->width, 1, GT_F32, row, in->width)) { ok = 0; break; }
+    for (uint32_t x = 0; x < in->width; x++) {
+      float want = f32_val(x, y, b) + offset;
+      if (isnan(want) ? !isnan(row[x]) : row[x] != want) {
+        printf("# %s band %u (%u,%u): %g, expected %g\n", path, b, x, y, row[x], want);
+        ok = 0;
+        break;
+      }
+    }
+  }
+  free(row);
+  gt_close(ctx, r);
+  return ok;
+}
+
+static gt_wopts f32_opts(uint32_t w, uint32_t h, uint32_t bands) {
+  gt_wopts o;
+  memset(&o, 0, sizeof o);
+  o.width = w; o.height = h; o.bands = bands; o.type = GT_F32;
+  o.geo.has_gt = 1;
+  o.geo.epsg = 4326;
+  const double gt[6] = {100.5, 0.25, 0, 20, 0, -0.125};
+  memcpy(o.geo.gt, gt, sizeof gt);
+  o.has_nodata = 1;
+  o.nodata = NAN;
+  return o;
+}
+
+static void test_write_f32_nan_roundtrip(void) {
+  cbas_ctx ctx;
+  CHECK(ctx_init(&ctx, 4 << 20, 1) == 0);
+  const char *p = check_path("w_f32.tif");
+  gt_wopts o = f32_opts(7, 5, 1);
+  CHECKF(write_f32(&ctx, p, &o, 5, 0) == 0, "%s", ctx.msg);
+  CHECK(!exists(tmp_name(p)));
+  gt_reader *r;
+  CHECKF(gt_open(&ctx, p, &r) == 0, "%s", ctx.msg);
+  const gt_info *in = gt_get_info(r);
+  CHECK_EQ_INT(in->width, 7); CHECK_EQ_INT(in->height, 5); CHECK_EQ_INT(in->bands, 1);
+  CHECK_EQ_INT(in->type, GT_F32); CHECK(!in->tiled);
+  CHECK_EQ_INT(in->compression, 8); CHECK_EQ_INT(in->predictor, 3);
+  CHECK_EQ_INT(in->block_h, 5); /* 8192 / 28 > height */
+  CHECK(in->geo.has_gt && !in->geo.pixel_is_point);
+  CHECK_EQ_INT(in->geo.epsg, 4326);
+  for (int i = 0; i < 6; i++) CHECK_NEAR(in->geo.gt[i], o.geo.gt[i], 0);
+  CHECK(in->has_nodata && isnan(in->nodata));
+  gt_close(&ctx, r);
+  CHECK(check_f32(&ctx, p, 0, 0));
+  /* NaN into an integer type is refused. */
+  CHECK(gt_open(&ctx, p, &r) == 0);
+  int32_t row[7];
+  CHECK(gt_read(&ctx, r, 0, 0, 0, 7, 1, GT_I32, row, 7) == CBAS_EUSAGE);
+  CHECKF(strstr(ctx.msg, "NaN") != NULL, "%s", ctx.msg);
+  ctx_clear_error(&ctx);
+  gt_close(&ctx, r);
+  CHECK_EQ_INT(ctx.budget->used, 0);
+  ctx_free(&ctx);
+}
+
+static void test_write_u8_partial_last_strip(void) {
+  cbas_ctx ctx;
+  CHECK(ctx_init(&ctx, 4 << 20, 1) == 0);
+  const char *p = check_path("w_u8.tif");
+  gt_wopts o;
+  memset(&o, 0, sizeof o);
+  o.width = 300; o.height = 60; o.bands = 1; o.type = GT_U8; o.zlevel = 9;
+  gt_writer *w;
+  CHECKF(gt_create(&ctx, p, &o, &w) == 0, "%s", ctx.msg);
+  uint8_t rows[7 * 300];
+  for (uint32_t y0 = 0; y0 < 60; y0 += 7) {
+    uint32_t n = y0 + 7 > 60 ? 60 - y0 : 7;
+    for (uint32_t i = 0; i < n * 300; i++) rows[i] = u8_val(i % 300, y0 + i / 300);
+    CHECKF(gt_write_rows(&ctx, w, n, rows, 300, 0) == 0, "%s", ctx.msg);
+  }
+  CHECK(gt_write_rows(&ctx, w, 1, rows, 300, 0) == CBAS_EUSAGE); /* past the height */
+  ctx_clear_error(&ctx);
+  CHECK(gt_commit(&ctx, w) == CBAS_EUSAGE); /* a failed writer cannot be committed */
+  ctx_clear_error(&ctx);
+  CHECK(!exists(p) && !exists(tmp_name(p)));
+  /* Again, cleanly. */
+  CHECKF(gt_create(&ctx, p, &o, &w) == 0, "%s", ctx.msg);
+  for (uint32_t y = 0; y < 60; y++) {
+    for (uint32_t x = 0; x < 300; x++) rows[x] = u8_val(x, y);
+    CHECK(gt_write_rows(&ctx, w, 1, rows, 300, 0) == 0);
+  }
+  CHECKF(gt_commit(&ctx, w) == 0, "%s", ctx.msg);
+  gt_reader *r;
+  CHECKF(gt_open(&ctx, p, &r) == 0, "%s", ctx.msg);
+  const gt_info *in = gt_get_info(r);
+  CHECK_EQ_INT(in->type, GT_U8); CHECK_EQ_INT(in->predictor, 2);
+  CHECK_EQ_INT(in->block_h, 27); /* 8192 / 300: strips of 27, 27 and 6 rows */
+  CHECK(!in->geo.has_gt && !in->has_nodata);
+  /* Windows at the edges: last strip, last columns, corners; read as int16. */
+  int16_t win[10 * 10];
+  CHECK(gt_read(&ctx, r, 0, 290, 50, 10, 10, GT_I16, win, 10) == 0);
+  for (uint32_t i = 0; i < 100; i++) CHECK_EQ_INT(win[i], u8_val(290 + i % 10, 50 + i / 10));
+  CHECK(gt_read(&ctx, r, 0, 0, 20, 8, 10, GT_I16, win, 8) == 0); /* spans strips 0 and 1 */
+  for (uint32_t i = 0; i < 80; i++) CHECK_EQ_INT(win[i], u8_val(i % 8, 20 + i / 8));
+  uint8_t px;
+  CHECK(gt_read(&ctx, r, 0, 299, 59, 1, 1, GT_U8, &px, 1) == 0);
+  CHECK_EQ_INT(px, u8_val(299, 59));
+  gt_close(&ctx, r);
+  ctx_free(&ctx);
+}
+
+static void test_write_multiband_descriptions(void) {
+  cbas_ctx ctx;
+  CHECK(ctx_init(&ctx, 4 << 20, 1) == 0);
+  const char *p = check_path("w_multi.tif");
+  gt_wopts o = f32_opts(13, 10, 3);
+  const char *desc[3] = {"20200101", "a<b>&\"c\"", "20200125"};
+  o.band_desc = desc;
+  o.rows_per_strip = 4; /* 10 rows: strips of 4, 4, 2 */
+  o.nodata = -9999;
+  CHECKF(write_f32(&ctx, p, &o, 3, 0) == 0, "%s", ctx.msg); /* chunks of 3 rows straddle strips */
+  gt_reader *r;
+  CHECKF(gt_open(&ctx, p, &r) == 0, "%s", ctx.msg);
+  const gt_info *in = gt_get_info(r);
+  CHECK_EQ_INT(in->bands, 3); CHECK_EQ_INT(in->block_h, 4); CHECK(!in->planar_separate);
+  CHECK(in->has_nodata); CHECK_NEAR(in->nodata, -9999, 0);
+  for (uint32_t b = 0; b < 3; b++) CHECKF(gt_band_desc(r, b) && !strcmp(gt_band_desc(r, b), desc[b]), "band %u", b);
+  CHECK(gt_band_desc(r, 3) == NULL);
+  /* Bands read alternately row by row share the cached strip. */
+  for (uint32_t y = 0; y < 10; y++)
+    for (uint32_t b = 0; b < 3; b++) {
+      double row[13];
+      CHECK(gt_read(&ctx, r, b, 0, y, 13, 1, GT_F64, row, 13) == 0);
+      for (uint32_t x = 0; x < 13; x++) {
+        double want = f32_val(x, y, b);
+        CHECK(isnan(want) ? isnan(row[x]) : row[x] == want);
+      }
+    }
+  gt_close(&ctx, r);
+  for (uint32_t b = 0; b < 3; b++) CHECK(check_f32(&ctx, p, b, 0));
+  ctx_free(&ctx);
+}
+
+static void test_write_rotated_and_options(void) {
+  cbas_ctx ctx;
+  CHECK(ctx_init(&ctx, 4 << 20, 1) == 0);
+  const char *p = check_path("w_rot.tif");
+  gt_wopts o = f32_opts(4, 3, 1);
+  o.geo.gt[2] = 0.01; o.geo.gt[4] = -0.02;
+  CHECKF(write_f32(&ctx, p, &o, 1, 0) == 0, "%s", ctx.msg);
+  gt_reader *r;
+  CHECK(gt_open(&ctx, p, &r) == 0);
+  for (int i = 0; i < 6; i++) CHECK_NEAR(gt_get_info(r)->geo.gt[i], o.geo.gt[i], 0);
+  gt_close(&ctx, r);
+  gt_writer *w;
+  o.type = GT_I16;
+  CHECK(gt_create(&ctx, p, &o, &w) == CBAS_EUSAGE);
+  ctx_clear_error(&ctx);
+  o = f32_opts(4, 3, 1);
+  o.geo.epsg = 32633;
+  CHECK(gt_create(&ctx, p, &o, &w) == CBAS_EUSAGE);
+  CHECKF(strstr(ctx.msg, "w_rot.tif") && strstr(ctx.msg, "4326"), "%s", ctx.msg);
+  ctx_clear_error(&ctx);
+  char b[64];
+  gt_format_double(b, sizeof b, 10); CHECK(!strcmp(b, "10"));
+  gt_format_double(b, sizeof b, -9999); CHECK(!strcmp(b, "-9999"));
+  gt_format_double(b, sizeof b, 0.1); CHECK(!strcmp(b, "0.1"));
+  gt_format_double(b, sizeof b, 1e-30); CHECK(!strcmp(b, "1e-30"));
+  gt_format_double(b, sizeof b, NAN); CHECK(!strcmp(b, "nan"));
+  gt_format_double(b, sizeof b, -INFINITY); CHECK(!strcmp(b, "-inf"));
+  ctx_free(&ctx);
+}
+
+/* Write failures: the destination keeps its previous content (or stays absent) and no
+ * temporary file remains. */
+static void test_write_faults(void) {
+  cbas_ctx ctx;
+  CHECK(ctx_init(&ctx, 4 << 20, 1) == 0);
+  const char *p = check_path("w_fault.tif");
+  gt_wopts o = f32_opts(50, 40, 2);
+  o.rows_per_strip = 8;
+  gt_writer *w;
+  /* ENOSPC on the 3rd write while writing rows: absent before, absent after. */
+  CHECKF(gt_create(&ctx, p, &o, &w) == 0, "%s", ctx.msg);
+  plat_fault_set(PLAT_OP_WRITE, 3, plat_err_nospc());
+  float *buf = calloc(50 * 40 * 2, sizeof *buf);
+  int st = gt_write_rows(&ctx, w, 40, buf, 50, 50 * 40);
+  CHECK_EQ_INT(st, CBAS_EIO);
+  CHECKF(strstr(ctx.msg, "w_fault.tif") && strstr(ctx.msg, "write failed"), "%s", ctx.msg);
+  ctx_clear_error(&ctx);
+  gt_abort(&ctx, w);
+  CHECK(!exists(p) && !exists(tmp_name(p)));
+  /* ENOSPC while creating (the header write). */
+  plat_fault_set(PLAT_OP_WRITE, 1, plat_err_nospc());
+  CHECK(gt_create(&ctx, p, &o, &w) == CBAS_EIO);
+  CHECKF(strstr(ctx.msg, "w_fault.tif"), "%s", ctx.msg);
+  ctx_clear_error(&ctx);
+  CHECK(!exists(p) && !exists(tmp_name(p)));
+  /* A good file, then failures at commit time must leave it as it was. */
+  CHECKF(write_f32(&ctx, p, &o, 40, 0) == 0, "%s", ctx.msg);
+  const enum plat_op ops[3] = {PLAT_OP_WRITE, PLAT_OP_FSYNC, PLAT_OP_RENAME};
+  for (int k = 0; k < 3; k++) {
+    CHECKF(gt_create(&ctx, p, &o, &w) == 0, "%s", ctx.msg);
+    for (uint32_t y = 0; y < 40; y++) {
+      float row[100];
+      for (uint32_t b = 0; b < 2; b++)
+        for (uint32_t x = 0; x < 50; x++) row[b * 50 + x] = f32_val(x, y, b) + 1;
+      CHECK(gt_write_rows(&ctx, w, 1, row, 50, 50) == 0);
+    }
+    plat_fault_set(ops[k], 1, plat_err_nospc());
+    CHECK_EQ_INT(gt_commit(&ctx, w), CBAS_EIO);
+    CHECKF(strstr(ctx.msg, "w_fault.tif") != NULL, "%s", ctx.msg);
+    ctx_clear_error(&ctx);
+    plat_fault_clear();
+    CHECK(!exists(tmp_name(p)));
+    CHECK(check_f32(&ctx, p, 0, 0) && check_f32(&ctx, p, 1, 0));
+  }
+  /* Without faults the new content replaces the old. */
+  CHECKF(write_f32(&ctx, p, &o, 7, 1) == 0, "%s", ctx.msg);
+  CHECK(check_f32(&ctx, p, 1, 1));
+  /* Not all rows written: commit refuses and removes the temporary file. */
+  CHECK(gt_create(&ctx, p, &o, &w) == 0);
+  CHECK(gt_write_rows(&ctx, w, 39, buf, 50, 50 * 40) == 0);
+  CHECK(gt_commit(&ctx, w) == CBAS_EUSAGE);
+  CHECKF(strstr(ctx.msg, "39 of 40"), "%s", ctx.msg);
+  ctx_clear_error(&ctx);
+  CHECK(!exists(tmp_name(p)));
+  CHECK(check_f32(&ctx, p, 1, 1));
+  free(buf);
+  CHECK_EQ_INT(ctx.budget->used, 0);
+  ctx_free(&ctx);
+}
+
+static void test_read_faults(void) {
+  cbas_ctx ctx;
+  CHECK(ctx_init(&ctx, 4 << 20, 1) == 0);
+  const char *p = check_path("r_fault.tif");
+  gt_wopts o = f32_opts(40, 30, 1);
+  o.rows_per_strip = 5;
+  CHECK(write_f32(&ctx, p, &o, 30, 0) == 0);
+  gt_reader *r;
+  CHECK(gt_open(&ctx, p, &r) == 0);
+  float row[40];
+  plat_fault_set(PLAT_OP_READ, 1, plat_err_io());
+  CHECK_EQ_INT(gt_read(&ctx, r, 0, 0, 12, 40, 1, GT_F32, row, 40), CBAS_EIO);
+  CHECKF(strstr(ctx.msg, "r_fault.tif") && strstr(ctx.msg, "read failed"), "%s", ctx.msg);
+  ctx_clear_error(&ctx);
+  plat_fault_set(PLAT_OP_READ, 1, PLAT_SHORT);
+  CHECK_EQ_INT(gt_read(&ctx, r, 0, 0, 17, 40, 1, GT_F32, row, 40), CBAS_EFORMAT);
+  CHECKF(strstr(ctx.msg, "r_fault.tif") && strstr(ctx.msg, "strip 3"), "%s", ctx.msg);
+  ctx_clear_error(&ctx);
+  /* The handle recovers: the failed strips were not cached. */
+  for (uint32_t y = 10; y < 20; y++) {
+    CHECKF(gt_read(&ctx, r, 0, 0, y, 40, 1, GT_F32, row, 40) == 0, "y=%u: %s", y, ctx.msg);
+    for (uint32_t x = 0; x < 40; x++) CHECK(isnan(f32_val(x, y, 0)) ? isnan(row[x]) : row[x] == f32_val(x, y, 0));
+  }
+  gt_close(&ctx, r);
+  /* A fault while opening. */
+  plat_fault_set(PLAT_OP_READ, 1, plat_err_io());
+  CHECK(gt_open(&ctx, p, &r) == CBAS_EIO);
+  CHECKF(strstr(ctx.msg, "r_fault.tif"), "%s", ctx.msg);
+  ctx_free(&ctx);
+}
+
+static void test_budget_too_small(void) {
+  cbas_ctx big, small;
+  CHECK(ctx_init(&big, 16 << 20, 1) == 0);
+  CHECK(ctx_init(&small, 256 << 10, 1) == 0);
+  const char *p = check_path("w_budget.tif");
+  gt_wopts o = f32_opts(1000, 200, 1);
+  o.rows_per_strip = 100; /* 400 kB strips */
+  gt_writer *w;
+  CHECK(gt_create(&small, p, &o, &w) == CBAS_EBUDGET);
+  CHECKF(strstr(small.msg, "w_budget.tif: one strip needs"), "%s", small.msg);
+  ctx_clear_error(&small);
+  CHECK(!exists(p) && !exists(tmp_name(p)));
+  CHECKF(write_f32(&big, p, &o, 50, 0) == 0, "%s", big.msg);
+  gt_reader *r;
+  CHECK(gt_open(&small, p, &r) == CBAS_EBUDGET);
+  CHECKF(strstr(small.msg, "w_budget.tif: one decoded strip needs"), "%s", small.msg);
+  CHECK_EQ_INT(small.budget->used, 0);
+  /* Every allocation failing in turn is reported, never a crash or a leak. */
+  for (long k = 0; k < 6; k++) {
+    ctx_clear_error(&big);
+    budget_fail_after(big.budget, k);
+    int st = gt_open(&big, p, &r);
+    budget_fail_after(big.budget, -1);
+    if (!st) { gt_close(&big, r); break; }
+    CHECK_EQ_INT(st, CBAS_EBUDGET);
+    CHECK_EQ_INT(big.budget->used, 0);
+  }
+  ctx_free(&big);
+  ctx_free(&small);
+}
+
+/* Truncated copies of a valid file: an error naming the file, at open or at read. */
+static void test_truncated_copies(void) {
+  cbas_ctx ctx;
+  CHECK(ctx_init(&ctx, 4 << 20, 1) == 0);
+  const char *p = check_path("full.tif"), *q = check_path("truncated.tif");
+  gt_wopts o = f32_opts(64, 64, 2);
+  o.rows_per_strip = 8;
+  CHECK(write_f32(&ctx, p, &o, 64, 0) == 0);
+  int fd;
+  uint64_t size;
+  CHECK(plat_open(p, PLAT_RDONLY, &fd) == 0);
+  CHECK(plat_fsize(fd, &size) == 0);
+  uint8_t *all = malloc(size);
+  size_t got;
+  CHECK(plat_pread(fd, all, size, 0, &got) == 0 && got == size);
+  plat_close(fd);
+  const double frac[] = {0.01, 0.1, 0.3, 0.5, 0.7, 0.9, 0.99};
+  for (size_t k = 0; k < sizeof frac / sizeof frac[0]; k++) {
+    CHECK(put_file(q, all, (size_t)(size * frac[k])) == 0);
+    gt_reader *r;
+    int st = gt_open(&ctx, q, &r);
+    if (!st) {
+      float buf[64 * 64];
+      st = gt_read(&ctx, r, 0, 0, 0, 64, 64, GT_F32, buf, 64);
+      if (!st) st = gt_read(&ctx, r, 1, 0, 0, 64, 64, GT_F32, buf, 64);
+      gt_close(&ctx, r);
+    }
+    CHECKF(st == CBAS_EFORMAT && strstr(ctx.msg, "truncated.tif"), "cut at %.2f: status %d: %s", frac[k], st, ctx.msg);
+    ctx_clear_error(&ctx);
+  }
+  free(all);
+  CHECK_EQ_INT(ctx.budget->used, 0);
+  ctx_free(&ctx);
+}
+
+/* Readers on different threads (and the once-only libtiff setup racing). */
+typedef struct { cbas_ctx *ctx; const char *path; int bad[8]; } conc_ud;
+static int conc_item(void *ud_, long item, int worker) {
+  conc_ud *u = ud_;
+  gt_reader *r;
+  (void)worker;
+  if (gt_open(u->ctx, u->path, &r)) return 1;
+  double row[13];
+  uint32_t b = (uint32_t)(item % 3);
+  for (uint32_t y = 0; y < 10; y++) {
+    if (gt_read(u->ctx, r, b, 0, y, 13, 1, GT_F64, row, 13)) { gt_close(u->ctx, r); return 1; }
+    for (uint32_t x = 0; x < 13; x++) {
+      double want = f32_val(x, y, b);
+      if (isnan(want) ? !isnan(row[x]) : row[x] != want) u->bad[item] = 1;
+    }
+  }
+  gt_close(u->ctx, r);
+  return 0;
+}
+static void test_concurrent_readers(void) {
+  cbas_ctx ctx;
+  CHECK(ctx_init(&ctx, 8 << 20, 4) == 0);
+  const char *p = check_path("w_conc.tif");
+  gt_wopts o = f32_opts(13, 10, 3);
+  o.rows_per_strip = 3;
+  CHECK(write_f32(&ctx, p, &o, 10, 0) == 0);
+  conc_ud u = {&ctx, p, {0}};
+  CHECKF(par_for(&ctx, 8, conc_item, &u) == 0, "%s", ctx.msg);
+  for (int i = 0; i < 8; i++) CHECK(!u.bad[i]);
+  CHECK_EQ_INT(ctx.budget->used, 0);
+  ctx_free(&ctx);
+}
+
+/* ---- sample files for tests/interop/gtiff_gdal_write.sh ---------------------------------- *
+ * f32_nan.tif: 13 x 9, 1 band, values f32_val(x, y, 0) (NaN where (x + 2y) % 5 == 0),
+ *   geotransform (30.5, 0.125, 0, -10.25, 0, -0.0625), nodata nan, description 20200101.
+ * multi3.tif: 10 x 700, 3 bands, values f32_val(x, y, b), default strips (68 rows), the same
+ *   geotransform, nodata nan, descriptions 20200101 20200113 20200125.
+ * u8.tif: 37 x 300, 1 band uint8, values (7x + 3y) % 251, geotransform (-5, 0.5, 0, 5, 0,
+ *   -0.5), nodata 255, no description. */
+static int write_samples(cbas_ctx *ctx, const char *dir) {
+  char p[1200];
+  if (plat_mkdir_p(dir)) return ctx_fail(ctx, CBAS_EIO, "%s: cannot create", dir);
+  gt_wopts o = f32_opts(13, 9, 1);
+  const double gt[6] = {30.5, 0.125, 0, -10.25, 0, -0.0625};
+  memcpy(o.geo.gt, gt, sizeof gt);
+  const char *d1[1] = {"20200101"}, *d3[3] = {"20200101", "20200113", "20200125"};
+  o.band_desc = d1;
+  snprintf(p, sizeof p, "%s/f32_nan.tif", dir);
+  if (write_f32(ctx, p, &o, 4, 0)) return ctx->status;
+  o.width = 10; o.height = 700; o.bands = 3; o.band_desc = d3;
+  snprintf(p, sizeof p, "%s/multi3.tif", dir);
+  if (write_f32(ctx, p, &o, 33, 0)) return ctx->status;
+  gt_wopts u;
+  memset(&u, 0, sizeof u);
+  u.width = 37; u.height = 300; u.bands = 1; u.type = GT_U8;
+  u.geo.has_gt = 1;
+  const double gu[6] = {-5, 0.5, 0, 5, 0, -0.5};
+  memcpy(u.geo.gt, gu, sizeof gu);
+  u.has_nodata = 1; u.nodata = 255;
+  snprintf(p, sizeof p, "%s/u8.tif", dir);
+  gt_writer *w;
+  if (gt_create(ctx, p, &u, &w)) return ctx->status;
+  uint8_t row[37];
+  for (uint32_t y = 0; y < 300; y++) {
+    for (uint32_t x = 0; x < 37; x++) row[x] = u8_val(x, y);
+    if (gt_write_rows(ctx, w, 1, row, 37, 0)) { gt_abort(ctx, w); return ctx->status; }
+  }
+  return gt_commit(ctx, w);
+}
+static void test_write_samples(void) {
+  cbas_ctx ctx;
+  CHECK(ctx_init(&ctx, 4 << 20, 1) == 0);
+  CHECKF(write_samples(&ctx, check_path("samples")) == 0, "%s", ctx.msg);
+  char p[1300];
+  snprintf(p, sizeof p, "%s/multi3.tif", check_path("samples"));
+  for (uint32_t b = 0; b < 3; b++) CHECK(check_f32(&ctx, p, b, 0));
+  ctx_free(&ctx);
+}
+
+int main(int argc, char **argv) {
+  if (argc == 3 && !strcmp(argv[1], "--samples")) {
+    cbas_ctx ctx;
+    if (ctx_init(&ctx, 16 << 20, 1)) return 1;
+    int st = write_samples(&ctx, argv[2]);
+    if (st) fprintf(stderr, "test_gtiff --samples: %s\n", ctx.msg);
+    ctx_free(&ctx);
+    return st ? 1 : 0;
+  }
+  RUN(test_read_u16_big_endian_strips);
+  RUN(test_read_i32_planar_tiles);
+  RUN(test_read_f64_chunky_tile);
+  RUN(test_unsupported_and_corrupt);
+  RUN(test_write_f32_nan_roundtrip);
+  RUN(test_write_u8_partial_last_strip);
+  RUN(test_write_multiband_descriptions);
+  RUN(test_write_rotated_and_options);
+  RUN(test_write_faults);
+  RUN(test_read_faults);
+  RUN(test_budget_too_small);
+  RUN(test_truncated_copies);
+  RUN(test_concurrent_readers);
+  RUN(test_write_samples);
+  return check_done();
+}
