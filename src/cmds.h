@@ -4,4 +4,5 @@
 #ifndef CBAS_CMDS_H
 #define CBAS_CMDS_H
 int cmd_info(int argc, char **argv);
+int cmd_png(int argc, char **argv);
 #endif

@@ -11,6 +11,7 @@ typedef struct { const char *name; int (*fn)(int, char **); const char *summary;
 
 static const command commands[] = {
     {"info", cmd_info, "describe a GeoTIFF: size, bands, type, layout, georeferencing, nodata"},
+    {"png", cmd_png, "PNG quicklook of a GeoTIFF band with a colour bar"},
     {"version", NULL, "print the version"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
