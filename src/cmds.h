@@ -4,5 +4,7 @@
 #ifndef CBAS_CMDS_H
 #define CBAS_CMDS_H
 int cmd_info(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_loop(int argc, char **argv);
 int cmd_png(int argc, char **argv);
 #endif

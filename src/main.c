@@ -11,6 +11,8 @@ typedef struct { const char *name; int (*fn)(int, char **); const char *summary;
 
 static const command commands[] = {
     {"info", cmd_info, "describe a GeoTIFF: size, bands, type, layout, georeferencing, nodata"},
+    {"check", cmd_check, "LiCSBAS step 11: coverage/coherence check, bad interferograms (starts TS dir)"},
+    {"loop", cmd_loop, "LiCSBAS step 12: loop closure, bad interferograms, reference pixel"},
     {"png", cmd_png, "PNG quicklook of a GeoTIFF band with a colour bar"},
     {"version", NULL, "print the version"},
 };
