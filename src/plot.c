@@ -426,61 +426,51 @@ static int scan(cbas_ctx *ctx, const plot_source *src, float *buf, uint32_t rows
 
 /* ---- percentiles ----------------------------------------------------------------------- */
 
-#define NBIN 4096
+/* Exact order statistics of float32 values in two passes. A float maps to an unsigned key
+ * whose integer order is the numeric order (sign bit set: all bits flipped; else the sign bit
+ * set); pass 1 counts the upper 16 bits of the keys, pass 2 counts the lower 16 bits of the
+ * keys that fall in the upper bins holding the wanted ranks. */
+#define NBIN 65536
 #define MAX_RANK 8
 
+static uint32_t f32_key(float f) {
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+static float key_f32(uint32_t k) {
+  uint32_t u = (k & 0x80000000u) ? (k & 0x7fffffffu) : ~k;
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+
 typedef struct pct_scan {
-  double scale, mn, mx;
   uint64_t n;
-  uint64_t *hist;               /* [NBIN] */
+  uint64_t *hi;                 /* [NBIN] counts of the upper 16 key bits */
   int n_sub;
-  int sub_bin[MAX_RANK];        /* coarse bin refined by sub histogram j */
-  uint64_t *sub;                /* [MAX_RANK][NBIN] */
-  double *sub_min;              /* [MAX_RANK][NBIN] */
+  uint32_t sub_hi[MAX_RANK];    /* upper bits refined by sub histogram j */
+  uint64_t *sub;                /* [n_sub][NBIN] counts of the lower 16 key bits */
 } pct_scan;
 
-static void scan_range(void *ud, const float *v, size_t n) {
+static void scan_hi(void *ud, const float *v, size_t n) {
+  pct_scan *s = ud;
+  for (size_t i = 0; i < n; i++)
+    if (isfinite(v[i])) { s->hi[f32_key(v[i]) >> 16]++; s->n++; }
+}
+static void scan_lo(void *ud, const float *v, size_t n) {
   pct_scan *s = ud;
   for (size_t i = 0; i < n; i++) {
-    double x = (double)v[i] * s->scale;
-    if (!isfinite(x)) continue;
-    if (x < s->mn) s->mn = x;
-    if (x > s->mx) s->mx = x;
-    s->n++;
+    if (!isfinite(v[i])) continue;
+    uint32_t k = f32_key(v[i]);
+    for (int j = 0; j < s->n_sub; j++)
+      if (s->sub_hi[j] == k >> 16) { s->sub[(size_t)j * NBIN + (k & 0xffffu)]++; break; }
   }
 }
-static int coarse_bin(const pct_scan *s, double x) {
-  int b = (int)((x - s->mn) / (s->mx - s->mn) * NBIN);
-  return b < 0 ? 0 : b >= NBIN ? NBIN - 1 : b;
-}
-static void scan_hist(void *ud, const float *v, size_t n) {
-  pct_scan *s = ud;
-  for (size_t i = 0; i < n; i++) {
-    double x = (double)v[i] * s->scale;
-    if (isfinite(x)) s->hist[coarse_bin(s, x)]++;
-  }
-}
-static void scan_refine(void *ud, const float *v, size_t n) {
-  pct_scan *s = ud;
-  double w = (s->mx - s->mn) / NBIN;
-  for (size_t i = 0; i < n; i++) {
-    double x = (double)v[i] * s->scale;
-    if (!isfinite(x)) continue;
-    int b = coarse_bin(s, x);
-    for (int j = 0; j < s->n_sub; j++) {
-      if (s->sub_bin[j] != b) continue;
-      int sb = (int)((x - (s->mn + b * w)) / w * NBIN);
-      sb = sb < 0 ? 0 : sb >= NBIN ? NBIN - 1 : sb;
-      size_t k = (size_t)j * NBIN + (size_t)sb;
-      if (!s->sub[k] || x < s->sub_min[k]) s->sub_min[k] = x;
-      s->sub[k]++;
-    }
-  }
-}
-/* Index of the bin holding the element of 0-based rank r; *before = elements in lower bins. */
-static int bin_of_rank(const uint64_t *h, uint64_t r, uint64_t *before) {
+/* Bin holding the element of 0-based rank r; *before = elements in lower bins. */
+static uint32_t bin_of_rank(const uint64_t *h, uint64_t r, uint64_t *before) {
   uint64_t cum = 0;
-  for (int b = 0; b < NBIN; b++) {
+  for (uint32_t b = 0; b < NBIN; b++) {
     if (cum + h[b] > r) { *before = cum; return b; }
     cum += h[b];
   }
@@ -496,53 +486,50 @@ int plot_percentiles(cbas_ctx *ctx, const plot_source *src, double scale, int n_
     out[i] = NAN;
     if (!(pct[i] >= 0 && pct[i] <= 100)) return ctx_fail(ctx, CBAS_EUSAGE, "percentile %g not in 0..100", pct[i]);
   }
+  if (scale == 0) scale = 1;
   *n_valid = 0;
   uint32_t rows = block_rows(src->width, src->length, 1);
-  size_t hist_bytes = NBIN * sizeof(uint64_t) * (1 + MAX_RANK) + NBIN * sizeof(double) * MAX_RANK;
   float *buf = budget_alloc(ctx, (size_t)rows * src->width * sizeof(float), "percentile row block");
-  uint64_t *mem = buf ? budget_calloc(ctx, 1, hist_bytes, "percentile histograms") : NULL;
-  if (!mem) { if (buf) budget_free(ctx, buf); return ctx->status; }
-  pct_scan s = {scale ? scale : 1, INFINITY, -INFINITY, 0, mem, 0, {0}, mem + NBIN,
-                (double *)(mem + NBIN * (1 + MAX_RANK))};
-  uint64_t rank[MAX_RANK];
-  int n_rank = 0;
-  if (scan(ctx, src, buf, rows, scan_range, &s)) goto out;
+  uint64_t *hi = buf ? budget_calloc(ctx, NBIN, sizeof(uint64_t), "percentile histogram") : NULL;
+  if (!hi) { if (buf) budget_free(ctx, buf); return ctx->status; }
+  pct_scan s = {0, hi, 0, {0}, NULL};
+  if (scan(ctx, src, buf, rows, scan_hi, &s)) goto out;
   *n_valid = s.n;
   if (!s.n) goto out;
-  if (s.mx == s.mn) {
-    for (int i = 0; i < n_pct; i++) out[i] = s.mn;
-    goto out;
-  }
-  if (scan(ctx, src, buf, rows, scan_hist, &s)) goto out;
-  /* ranks k and k+1 of each percentile (numpy 'linear': position p/100·(n−1)) */
-  for (int i = 0; i < n_pct; i++) {
-    double pos = pct[i] / 100.0 * (double)(s.n - 1);
-    uint64_t k = (uint64_t)floor(pos);
-    rank[n_rank++] = k;
-    rank[n_rank++] = k + 1 < s.n ? k + 1 : k;
-  }
-  uint64_t before[MAX_RANK];
+  /* ranks k and k+1 of each percentile in ascending raw order (numpy 'linear': position
+   * p/100·(n−1)); a negative scale reverses the order, so percentile p of the scaled values
+   * is scale × percentile 100−p of the raw ones */
+  uint64_t rank[MAX_RANK], before[MAX_RANK];
+  double frac[MAX_RANK / 2];
   int which[MAX_RANK];
-  for (int r = 0; r < n_rank; r++) {
-    int b = bin_of_rank(s.hist, rank[r], &before[r]);
+  for (int i = 0; i < n_pct; i++) {
+    double p = scale > 0 ? pct[i] : 100 - pct[i], pos = p / 100.0 * (double)(s.n - 1);
+    uint64_t k = (uint64_t)floor(pos);
+    if (k > s.n - 1) k = s.n - 1;
+    frac[i] = pos - (double)k;
+    rank[2 * i] = k;
+    rank[2 * i + 1] = k + 1 < s.n ? k + 1 : k;
+  }
+  for (int r = 0; r < 2 * n_pct; r++) {
+    uint32_t b = bin_of_rank(hi, rank[r], &before[r]);
     int j = 0;
-    while (j < s.n_sub && s.sub_bin[j] != b) j++;
-    if (j == s.n_sub) s.sub_bin[s.n_sub++] = b;
+    while (j < s.n_sub && s.sub_hi[j] != b) j++;
+    if (j == s.n_sub) s.sub_hi[s.n_sub++] = b;
     which[r] = j;
   }
-  if (scan(ctx, src, buf, rows, scan_refine, &s)) goto out;
+  s.sub = budget_calloc(ctx, (size_t)s.n_sub * NBIN, sizeof(uint64_t), "percentile refinement histograms");
+  if (!s.sub || scan(ctx, src, buf, rows, scan_lo, &s)) goto out;
   double val[MAX_RANK];
-  for (int r = 0; r < n_rank; r++) {
-    uint64_t rb, rin = rank[r] - before[r];
-    int sb = bin_of_rank(s.sub + (size_t)which[r] * NBIN, rin, &rb);
-    val[r] = s.sub_min[(size_t)which[r] * NBIN + (size_t)sb];
+  for (int r = 0; r < 2 * n_pct; r++) {
+    uint64_t rb;
+    uint32_t lo = bin_of_rank(s.sub + (size_t)which[r] * NBIN, rank[r] - before[r], &rb);
+    val[r] = (double)key_f32(s.sub_hi[which[r]] << 16 | lo);
   }
-  for (int i = 0; i < n_pct; i++) {
-    double pos = pct[i] / 100.0 * (double)(s.n - 1), f = pos - floor(pos);
-    out[i] = val[2 * i] + (val[2 * i + 1] - val[2 * i]) * f;
-  }
+  for (int i = 0; i < n_pct; i++)
+    out[i] = (val[2 * i] + (val[2 * i + 1] - val[2 * i]) * frac[i]) * scale;
 out:
-  budget_free(ctx, mem);
+  if (s.sub) budget_free(ctx, s.sub);
+  budget_free(ctx, hi);
   budget_free(ctx, buf);
   return ctx->status;
 }

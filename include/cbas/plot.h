@@ -101,11 +101,12 @@ void plot_source_mem(plot_source *src, plot_mem_raster *m, const float *data, ui
                      uint32_t length, size_t stride);
 
 /* Percentiles (0..100) of the finite values of src·scale, as numpy.nanpercentile (linear
- * interpolation between order statistics). Streaming: three passes over src (range, a 4096-bin
- * histogram, a 4096-bin refinement of the bins holding the wanted ranks); each order statistic
- * is exact when the refined bin holds one distinct value and otherwise within
- * (max−min)/4096² of it. n_pct <= 4. No finite value: out[] = NaN, *n_valid = 0.
- * Memory: one block of rows (about 1 MB) + 0.6 MB of histograms from the budget. */
+ * interpolation between order statistics). The order statistics are exact (those of the float32
+ * values): two streaming passes over src, a 65536-bin histogram of the upper half of an
+ * order-preserving 32-bit key, then of the lower half inside the bins holding the wanted ranks.
+ * n_pct <= 4. No finite value: out[] = NaN, *n_valid = 0.
+ * Memory: one block of rows (about 1 MB) + 0.5 MB + 0.5 MB per distinct upper bin hit by the
+ * wanted ranks (usually 1-2 per percentile) from the budget. */
 int plot_percentiles(cbas_ctx *ctx, const plot_source *src, double scale, int n_pct,
                      const double *pct, double *out, uint64_t *n_valid);
 /* The automatic colour range: LiCSBAS's 1st and 99th percentiles (LiCSBAS13/15/16 plots);

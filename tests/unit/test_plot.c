@@ -242,6 +242,55 @@ static void test_percentiles(void) {
   ctx_free(&ctx);
 }
 
+static int cmp_f(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Random floats of mixed signs and magnitudes (with NaN and Inf to skip) against a sort. */
+static void test_percentiles_exact_vs_sort(void) {
+  cbas_ctx ctx;
+  CHECK(ctx_init(&ctx, 16 << 20, 1) == 0);
+  enum { W = 173, L = 131 };
+  float *v = malloc(sizeof(float) * W * L), *sorted = malloc(sizeof(float) * W * L);
+  uint32_t s = 99;
+  int n = 0;
+  for (int i = 0; i < W * L; i++) {
+    s = s * 1664525u + 1013904223u;
+    double u = (s >> 8) / 16777216.0;
+    v[i] = (float)((u - 0.3) * pow(10, (int)(s % 7) - 3));
+    if (s % 53 == 0) v[i] = NAN;
+    if (s % 97 == 0) v[i] = (s & 1) ? INFINITY : -INFINITY;
+    if (isfinite(v[i])) sorted[n++] = v[i];
+  }
+  qsort(sorted, (size_t)n, sizeof *sorted, cmp_f);
+  plot_mem_raster mr;
+  plot_source src;
+  plot_source_mem(&src, &mr, v, W, L, W);
+  const double pct[8] = {0, 1, 37.5, 50, 62.25, 99, 99.9, 100};
+  for (int half = 0; half < 2; half++)
+    for (int sc = 0; sc < 2; sc++) {
+      double scale = sc ? -2.5 : 1, out[4];
+      uint64_t nv;
+      CHECK(plot_percentiles(&ctx, &src, scale, 4, pct + 4 * half, out, &nv) == 0);
+      CHECK_EQ_INT(nv, n);
+      for (int i = 0; i < 4; i++) {
+        /* numpy linear interpolation on the scaled, sorted values */
+        double p = pct[4 * half + i], pos = p / 100 * (n - 1);
+        int k = (int)floor(pos);
+        double f = pos - k;
+        double a = sorted[sc ? n - 1 - k : k] * scale;
+        double b = sorted[sc ? (k + 1 < n ? n - 2 - k : n - 1 - k) : (k + 1 < n ? k + 1 : k)] * scale;
+        double want = a + (b - a) * f;
+        CHECKF(fabs(out[i] - want) <= 1e-12 * (fabs(want) + 1e-30), "p%g scale %g: %.17g vs %.17g", p, scale, out[i], want);
+      }
+    }
+  CHECK_EQ_INT(ctx.budget->used, 0);
+  free(v);
+  free(sorted);
+  ctx_free(&ctx);
+}
+
 static plot_rgba px_at(const uint8_t *img, uint32_t w, int x, int y) {
   const uint8_t *p = img + ((size_t)y * w + (size_t)x) * 3;
   plot_rgba o = {p[0], p[1], p[2], 255};
@@ -439,6 +488,7 @@ int main(void) {
   RUN(test_font);
   RUN(test_colour_maps);
   RUN(test_percentiles);
+  RUN(test_percentiles_exact_vs_sort);
   RUN(test_quicklook_known_pattern);
   RUN(test_quicklook_streaming_big_frame);
   RUN(test_quicklook_auto_range);
