@@ -59,7 +59,12 @@ check: $(BUILD)/cbas $(TEST_BIN)
 	@CBAS_WANT_GDAL=1 sh platform/debian/bootstrap.sh $(TARGET)
 	@sh tests/run.sh "$(BUILD)" "$(WRAPPER)" $(TESTS)
 
-bench: $(BUILD)/cbas
+BENCH_BIN := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(BUILD)/libcbas.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+bench: $(BUILD)/cbas $(BENCH_BIN)
 	@sh tests/bench/run.sh "$(BUILD)" "$(WRAPPER)" $(BENCH)
 
 clean:

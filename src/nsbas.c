@@ -215,27 +215,28 @@ float nsbas_coh_to_var(float coh) {
  * sequential sum over k of P*D, whatever the row blocking, so pixels never see their tile. */
 static void gemm_tile(int U, int M, const double *P, const double *D, double *X) {
   int r = 0;
-  for (; r + 4 <= U; r += 4) {
-    double acc[4][T_];
-    memset(acc, 0, sizeof acc);
+  for (; r + 2 <= U; r += 2) {            /* 2 x TILE accumulators stay in registers */
+    double a0[T_] = {0}, a1[T_] = {0};
     for (int k = 0; k < M; k++) {
       const double *pk = P + (size_t)k * U + r, *dk = D + (size_t)k * T_;
-      for (int i = 0; i < 4; i++) {
-        double pv = pk[i];
-        for (int t = 0; t < T_; t++) acc[i][t] += pv * dk[t];
+      double p0 = pk[0], p1 = pk[1];
+#pragma GCC unroll 8
+      for (int t = 0; t < T_; t++) {
+        a0[t] += p0 * dk[t];
+        a1[t] += p1 * dk[t];
       }
     }
-    for (int i = 0; i < 4; i++) memcpy(X + (size_t)(r + i) * T_, acc[i], sizeof acc[i]);
+    memcpy(X + (size_t)r * T_, a0, sizeof a0);
+    memcpy(X + (size_t)(r + 1) * T_, a1, sizeof a1);
   }
-  for (; r < U; r++) {
-    double acc[T_];
-    memset(acc, 0, sizeof acc);
+  if (r < U) {
+    double a0[T_] = {0};
     for (int k = 0; k < M; k++) {
-      double pv = P[(size_t)k * U + r];
+      double p0 = P[(size_t)k * U + r];
       const double *dk = D + (size_t)k * T_;
-      for (int t = 0; t < T_; t++) acc[t] += pv * dk[t];
+      for (int t = 0; t < T_; t++) a0[t] += p0 * dk[t];
     }
-    memcpy(X + (size_t)r * T_, acc, sizeof acc);
+    memcpy(X + (size_t)r * T_, a0, sizeof a0);
   }
 }
 
