@@ -56,14 +56,16 @@ void plot_fill_rect(plot_canvas *c, int x0, int y0, int x1, int y1, plot_rgba co
 void plot_disc(plot_canvas *c, int cx, int cy, int r, plot_rgba col);
 void plot_circle(plot_canvas *c, int cx, int cy, int r, plot_rgba col);
 
-/* Text in the built-in font: glyphs of 5x7 pixels on a 6-pixel advance, each font pixel drawn
- * as a scale x scale block; ASCII 32..126 (other bytes print as '?'). */
+/* Text in the built-in font: glyphs of 5x7 pixels (capitals and digits; the descenders of
+ * g j p q y , ; take an 8th row) on a 6-pixel advance, each font pixel drawn as a scale x scale
+ * block; ASCII 32..126 (other bytes print as '?'). Anchoring uses the 7-row cap height. */
 #define PLOT_GLYPH_W 5
-#define PLOT_GLYPH_H 7
+#define PLOT_GLYPH_H 7      /* cap height, used for alignment */
+#define PLOT_GLYPH_ROWS 8   /* rows of a glyph bitmap (row 7: descenders) */
 #define PLOT_ADVANCE 6
 enum { PLOT_LEFT = 0, PLOT_CENTER = 1, PLOT_RIGHT = 2 };   /* horizontal anchor */
 enum { PLOT_TOP = 0, PLOT_MIDDLE = 1, PLOT_BOTTOM = 2 };   /* vertical anchor */
-/* The glyph of ch as 7 rows of 5 characters ('#' ink, '.' paper), or NULL if ch is not in
+/* The glyph of ch as 8 rows of 5 characters ('#' ink, '.' paper), or NULL if ch is not in
  * 32..126. */
 const char *plot_glyph(int ch);
 int plot_text_width(const char *s, int scale);              /* pixels, 0 for "" */
