@@ -74,8 +74,9 @@ typedef struct nsbas_plan {
                            * pixel is solved on its own (numpy lstsq semantics throughout) */
 } nsbas_plan;
 
-/* Bytes nsbas_plan_init needs: 8*(3*R*U + 2*U*M + U*U + 2*R + 4*U) + 4*(2M + N + U) + 512 with
- * R = M+N rows, U = N+1 unknowns (includes the scratch of the one-off factorisation). */
+/* Bytes nsbas_plan_init needs: 8*(3*R*U + 2*U*M + 2*U^2 + 6*U + R) + 4*(2*M + N + U) plus
+ * < 1 kB of alignment, with R = M+N rows and U = N+1 unknowns (includes the scratch of the
+ * one-off factorisation; 1.0 MB for M = 240, N = 81). */
 size_t nsbas_plan_bytes(int n_epoch, int n_ifg);
 /* Validates the network (names the offending ifg/epoch in the message, CBAS_EUSAGE) and builds
  * the plan in mem. Fails with CBAS_EDATA if the stacked matrix is not of full column rank. */
@@ -121,7 +122,7 @@ typedef struct nsbas_work {
 } nsbas_work;
 
 /* Bytes of one workspace, about 8*[(NSBAS_CACHE+1)*(R*U + Wl) + (M+U)*TILE + U^2 + 3R]
- * with R = M+N rows, U = N+1 unknowns and Wl = la_ls_work(R, U) ~ 2U^2 + 5U (e.g. 2.3 MB for
+ * with R = M+N rows, U = N+1 unknowns and Wl = la_ls_work(R, U) ~ 2U^2 + 5U (1.6 MB for
  * M = 240, N = 81); the exact figure comes from this function. */
 size_t nsbas_work_bytes(const nsbas_plan *pl);
 int nsbas_work_init(cbas_ctx *ctx, nsbas_work *w, const nsbas_plan *pl, void *mem,
