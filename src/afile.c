@@ -114,3 +114,19 @@ int afile_rm_tree(const char *path) {
   int e = plat_rmdir(path);
   return u.err ? u.err : e;
 }
+
+int afile_replace_dir(const char *tmp, const char *dir) {
+  char old[1100];
+  snprintf(old, sizeof old, "%s.old%d", dir, plat_pid());
+  plat_stat st;
+  plat_stat_path(dir, &st);
+  int e = 0;
+  if (st.exists) e = plat_rename(dir, old);
+  if (!e) e = plat_rename(tmp, dir);
+  if (e) {
+    if (st.exists) plat_rename(old, dir);
+    return e;
+  }
+  if (st.exists) afile_rm_tree(old);
+  return 0;
+}

@@ -7,4 +7,6 @@ int cmd_info(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_loop(int argc, char **argv);
 int cmd_png(int argc, char **argv);
+int cmd_prep(int argc, char **argv);
+int cmd_stack_dump(int argc, char **argv);
 #endif

@@ -14,6 +14,8 @@ static const command commands[] = {
     {"check", cmd_check, "LiCSBAS step 11: coverage/coherence check, bad interferograms (starts TS dir)"},
     {"loop", cmd_loop, "LiCSBAS step 12: loop closure, bad interferograms, reference pixel"},
     {"png", cmd_png, "PNG quicklook of a GeoTIFF band with a colour bar"},
+    {"prep", cmd_prep, "LiCSAR GEOC frame to a clipped stack (LiCSBAS steps 02-05)"},
+    {"stack-dump", cmd_stack_dump, "print or extract values of a stack (interferogram, layer, window)"},
     {"version", NULL, "print the version"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

@@ -349,6 +349,18 @@ int stack_create(cbas_ctx *ctx, const char *dir, const stack_meta *m, stack_writ
   return 0;
 }
 const char *stack_writer_dir(const stack_writer *w) { return w->tmp; }
+int stack_writer_read_unw(cbas_ctx *ctx, stack_writer *w, uint32_t y0, uint32_t ny, float *dst) {
+  if (y0 > w->m.length || ny > w->m.length - y0)
+    return ctx_fail(ctx, CBAS_EINTERNAL, "%s: rows %u+%u outside the stack (%u rows)", w->dir, y0, ny, w->m.length);
+  uint64_t row = (uint64_t)w->m.n_ifg * w->m.width * 4;
+  return read_exact(ctx, w->dir, "unw.bil", w->fd_unw, dst, (size_t)(row * ny), row * y0);
+}
+int stack_writer_read_cc(cbas_ctx *ctx, stack_writer *w, uint32_t y0, uint32_t ny, uint8_t *dst) {
+  if (y0 > w->m.length || ny > w->m.length - y0)
+    return ctx_fail(ctx, CBAS_EINTERNAL, "%s: rows %u+%u outside the stack (%u rows)", w->dir, y0, ny, w->m.length);
+  uint64_t row = (uint64_t)w->m.n_ifg * w->m.width;
+  return read_exact(ctx, w->dir, "cc.bil", w->fd_cc, dst, (size_t)(row * ny), row * y0);
+}
 
 static int write_at(cbas_ctx *ctx, const stack_writer *w, const char *name, int fd, const void *src, size_t n, uint64_t off) {
   int e = plat_pwrite(fd, src, n, off);
@@ -388,20 +400,12 @@ int stack_commit(cbas_ctx *ctx, stack_writer *w) {
   }
   close_all(w);
   plat_fsync_dir(w->tmp);
-  char old[1100];
-  snprintf(old, sizeof old, "%s.old%d", w->dir, plat_pid());
-  plat_stat st;
-  plat_stat_path(w->dir, &st);
-  int e = 0;
-  if (st.exists) e = plat_rename(w->dir, old);
-  if (!e) e = plat_rename(w->tmp, w->dir);
+  int e = afile_replace_dir(w->tmp, w->dir);
   if (e) {
-    if (st.exists) plat_rename(old, w->dir);
     ctx_fail(ctx, CBAS_EIO, "%s: cannot move the new stack into place: %s", w->dir, plat_strerror(e));
     stack_abort(w);
     return ctx->status;
   }
-  if (st.exists) afile_rm_tree(old);
   free(w);
   return 0;
 }

@@ -700,7 +700,16 @@ int loop_run(cbas_ctx *ctx, const tsdir *t, const stack *s, const loop_params *p
   q2_open = 0;
   long ref_idx = q2.ref.have ? q2.ref.idx : q2.ref.zero_idx;
   if (!q2.ref.any || ref_idx < 0) {
-    ctx_fail(ctx, CBAS_EDATA, "%s: no reference pixel: no loop phase where the most interferograms are valid", stack_dir(s));
+    uint32_t n_in2 = 0, n_bad = 0;
+    for (uint32_t j = 0; j < R.n_loop; j++) n_in2 += R.L[j].in2;
+    for (uint32_t i = 0; i < R.n_ws; i++) n_bad += (R.wflag[i] & (LOOP_F_BAD1 | LOOP_F_RM)) != 0;
+    if (n_in2 == 0)
+      ctx_fail(ctx, CBAS_EDATA, "%s: every loop contains a bad interferogram (%u of %u bad at --loop-thre %g): "
+               "no loop phase left to choose the reference pixel; raise --loop-thre", stack_dir(s), n_bad, R.n_ws,
+               p->loop_thre);
+    else
+      ctx_fail(ctx, CBAS_EDATA, "%s: no reference pixel: no loop phase where the most interferograms are valid",
+               stack_dir(s));
     goto done;
   }
   uint32_t refx = (uint32_t)(ref_idx % (long)R.W), refy = (uint32_t)(ref_idx / (long)R.W);

@@ -25,6 +25,10 @@ void afile_abort(afile *f);
 int afile_put(cbas_ctx *ctx, const char *path, const void *buf, size_t n);
 /* Removes leftover "*.tmp<digits>" files in dir (not recursive). */
 int afile_sweep(cbas_ctx *ctx, const char *dir);
+/* Moves a finished directory tmp into place as dir: an existing dir is renamed aside to
+ * "<dir>.old<pid>", tmp is renamed to dir, then the old tree is removed; if the second rename
+ * fails the old dir is put back. Returns 0 or an OS error number (tmp is left for the caller). */
+int afile_replace_dir(const char *tmp, const char *dir);
 /* Removes a file or a directory tree (missing path: 0). Returns 0 or an OS error number. */
 int afile_rm_tree(const char *path);
 #endif

@@ -75,6 +75,10 @@ int stack_write_unw_row(cbas_ctx *ctx, stack_writer *w, uint32_t k, uint32_t y, 
 int stack_write_cc_row(cbas_ctx *ctx, stack_writer *w, uint32_t k, uint32_t y, const uint8_t *row);
 int stack_write_layer_rows(cbas_ctx *ctx, stack_writer *w, const char *name, uint32_t y0, uint32_t ny, const float *rows);
 const char *stack_writer_dir(const stack_writer *w); /* the temporary directory */
+/* Reads back rows already written, in the layout of stack_read_unw / stack_read_cc (used by
+ * prep to apply the coherence mask, which needs every interferogram, before the commit). */
+int stack_writer_read_unw(cbas_ctx *ctx, stack_writer *w, uint32_t y0, uint32_t ny, float *dst);
+int stack_writer_read_cc(cbas_ctx *ctx, stack_writer *w, uint32_t y0, uint32_t ny, uint8_t *dst);
 int stack_commit(cbas_ctx *ctx, stack_writer *w);    /* frees w */
 void stack_abort(stack_writer *w);                    /* removes the temporary dir; frees w */
 #endif
