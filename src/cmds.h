@@ -9,4 +9,6 @@ int cmd_loop(int argc, char **argv);
 int cmd_png(int argc, char **argv);
 int cmd_prep(int argc, char **argv);
 int cmd_stack_dump(int argc, char **argv);
+int cmd_mask_ts(int argc, char **argv);
+int cmd_filter(int argc, char **argv);
 #endif

@@ -16,6 +16,8 @@ static const command commands[] = {
     {"png", cmd_png, "PNG quicklook of a GeoTIFF band with a colour bar"},
     {"prep", cmd_prep, "LiCSAR GEOC frame to a clipped stack (LiCSBAS steps 02-05)"},
     {"stack-dump", cmd_stack_dump, "print or extract values of a stack (interferogram, layer, window)"},
+    {"mask-ts", cmd_mask_ts, "LiCSBAS step 15: noise-index mask of the time series"},
+    {"filter", cmd_filter, "LiCSBAS step 16: spatio-temporal filter, deramp, stable reference"},
     {"version", NULL, "print the version"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
