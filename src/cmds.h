@@ -11,4 +11,5 @@ int cmd_prep(int argc, char **argv);
 int cmd_stack_dump(int argc, char **argv);
 int cmd_mask_ts(int argc, char **argv);
 int cmd_filter(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
 #endif

@@ -299,9 +299,11 @@ struct gt_reader {
   size_t row_bytes;        /* bytes of one row of a block */
   uint8_t *buf;            /* one decoded block (budget) */
   int64_t cached;          /* index of the block in buf, or -1 */
+  uint64_t n_decoded;      /* strips/tiles decoded so far */
 };
 
 const gt_info *gt_get_info(const gt_reader *r) { return &r->info; }
+uint64_t gt_blocks_decoded(const gt_reader *r) { return r->n_decoded; }
 const char *gt_path(const gt_reader *r) { return r->io.path; }
 const char *gt_band_desc(const gt_reader *r, uint32_t band) {
   if (!r->desc || band >= r->info.bands) return NULL;
@@ -416,6 +418,10 @@ static int read_descriptions(cbas_ctx *ctx, gt_reader *r) {
     }
     p = close + 7;
     if (p > end) break;
+  }
+  if (!r->desc) { /* metadata without descriptions: nothing to keep */
+    budget_free(ctx, r->desc_text);
+    r->desc_text = NULL;
   }
   return 0;
 }
@@ -642,15 +648,17 @@ static int load_block(cbas_ctx *ctx, gt_reader *r, uint32_t idx, uint32_t rows) 
   r->io.err = 0;
   tmsize_t got = r->info.tiled ? TIFFReadEncodedTile(r->tif, idx, r->buf, (tmsize_t)r->block_bytes)
                                : TIFFReadEncodedStrip(r->tif, idx, r->buf, (tmsize_t)r->block_bytes);
+  r->n_decoded++;
+  size_t need = r->info.tiled ? r->block_bytes : (size_t)rows * r->row_bytes;
+  if (got >= 0 && (size_t)got >= need) {
+    r->cached = idx;
+    return 0;
+  }
   char what[64];
   snprintf(what, sizeof what, "cannot decode %s %u", r->info.tiled ? "tile" : "strip", idx);
   if (got < 0) return io_fail(ctx, &r->io, CBAS_EFORMAT, what);
-  size_t need = r->info.tiled ? r->block_bytes : (size_t)rows * r->row_bytes;
-  if ((size_t)got < need)
-    return ctx_fail(ctx, CBAS_EFORMAT, "%s: %s: %lld bytes decoded, %zu expected", r->io.path, what,
-                    (long long)got, need);
-  r->cached = idx;
-  return 0;
+  return ctx_fail(ctx, CBAS_EFORMAT, "%s: %s: %lld bytes decoded, %zu expected", r->io.path, what, (long long)got,
+                  need);
 }
 
 int gt_read(cbas_ctx *ctx, gt_reader *r, uint32_t band, uint32_t x0, uint32_t y0, uint32_t nx, uint32_t ny,

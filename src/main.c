@@ -18,6 +18,7 @@ static const command commands[] = {
     {"stack-dump", cmd_stack_dump, "print or extract values of a stack (interferogram, layer, window)"},
     {"mask-ts", cmd_mask_ts, "LiCSBAS step 15: noise-index mask of the time series"},
     {"filter", cmd_filter, "LiCSBAS step 16: spatio-temporal filter, deramp, stable reference"},
+    {"synth", cmd_synth, "write a synthetic LiCSAR frame (GEOC layout) with known truth"},
     {"version", NULL, "print the version"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

@@ -26,7 +26,9 @@
  * again in a later call.
  *
  * Memory: a reader holds one decoded strip or tile (for chunky files of B bands: B samples per
- * pixel) from the budget, plus libtiff's compressed-strip buffer (outside the budget; at most
+ * pixel) from the budget, i.e. block_w * block_h * (planar_separate ? 1 : bands) *
+ * gt_type_size(type) bytes plus about 3 kB for the handle (and the GDAL_METADATA text if band
+ * descriptions are present), plus libtiff's compressed-strip buffer (outside the budget; at most
  * one strip or tile; libtiff's single allocations are capped at the budget size). A writer holds
  * one strip of rows_per_strip * width * bands samples from the budget plus libtiff's encoded
  * strip. Writers switch to BigTIFF when the uncompressed data exceeds 4e9 bytes.
@@ -76,6 +78,8 @@ int gt_open(cbas_ctx *ctx, const char *path, gt_reader **out);
 void gt_close(cbas_ctx *ctx, gt_reader *r);
 const gt_info *gt_get_info(const gt_reader *r);
 const char *gt_path(const gt_reader *r);
+/* Added: how many strips/tiles this reader has decoded (tests check the caching with it). */
+uint64_t gt_blocks_decoded(const gt_reader *r);
 /* Band description (GDAL_METADATA item DESCRIPTION, role "description"), or NULL. Like GDAL,
  * item values are XML-unescaped twice (GDAL escapes them twice when writing). */
 const char *gt_band_desc(const gt_reader *r, uint32_t band);

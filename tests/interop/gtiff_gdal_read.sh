@@ -136,6 +136,21 @@ for cfg in Int16:s:DEFLATE:2 UInt32:u:LZW:2 Float32:f:DEFLATE:1 Float64:f:LZW:2;
   check_window "big-endian-$ot" "$f" $kind 2 "3:30/2:21"
 done
 
+# An RPC tag (50844) libtiff does not know: read silently (check_window wants an empty stderr).
+{
+  echo "<VRTDataset rasterXSize=\"$W\" rasterYSize=\"$H\"><Metadata domain=\"RPC\">"
+  for kv in HEIGHT_OFF:0 HEIGHT_SCALE:1 LAT_OFF:45 LAT_SCALE:1 LINE_OFF:1 LINE_SCALE:1 LONG_OFF:10 LONG_SCALE:1 SAMP_OFF:1 SAMP_SCALE:1; do
+    echo "<MDI key=\"${kv%:*}\">${kv#*:}</MDI>"
+  done
+  for k in LINE_NUM:1 LINE_DEN:0 SAMP_NUM:2 SAMP_DEN:0; do
+    echo "<MDI key=\"${k%:*}_COEFF\">$(awk -v one="${k#*:}" 'BEGIN { for (i = 0; i < 20; i++) printf "%s%d", (i ? " " : ""), i == one }')</MDI>"
+  done
+  echo "</Metadata><VRTRasterBand dataType=\"Float32\" band=\"1\"><SimpleSource><SourceFilename relativeToVRT=\"1\">f1.asc</SourceFilename>"
+  echo "<SourceBand>1</SourceBand></SimpleSource></VRTRasterBand></VRTDataset>"
+} > "$T/rpc.vrt"
+gdal_translate -q "$T/rpc.vrt" "$T/rpc.tif"
+check_window unknown-tag-silent "$T/rpc.tif" f 1 "0:$W/0:$H"
+
 f="$T/ovr.tif"
 gdal_translate -q -ot UInt16 -co COMPRESS=DEFLATE "$T/u.vrt" "$f" && gdaladdo -q -r nearest "$f" 2 4 >/dev/null
 has_line overviews-ignored "$f" "size: $W x $H"

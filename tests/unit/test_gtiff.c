@@ -315,6 +315,9 @@ static void test_read_u16_big_endian_strips(void) {
     CHECK(gt_read(&ctx, r, 0, cx[i], cy[i], 1, 1, GT_U8, &one, 1) == 0);
     CHECK_EQ_INT(one, (uint8_t)u16_val(cx[i], cy[i])); /* plain C conversion: modulo 256 */
   }
+  /* Decodes: 3 (whole), 3 (window: strips 0, 1, 2), 3 (row by row: each strip once), 2 (corners:
+   * strip 0, then cached, strip 2, then cached). */
+  CHECK_EQ_INT(gt_blocks_decoded(r), 11);
   /* Usage errors. */
   CHECK(gt_read(&ctx, r, 0, 8, 0, 4, 1, GT_U16, all, 11) == CBAS_EUSAGE);
   CHECKF(strstr(ctx.msg, "u16_be.tif") && strstr(ctx.msg, "outside"), "%s", ctx.msg);
@@ -347,7 +350,9 @@ static void test_read_i32_planar_tiles(void) {
   for (uint32_t b = 0; b < 2; b++) {
     /* A window across all four tiles, as float with a wider stride. */
     float win[14 * 20];
+    uint64_t n0 = gt_blocks_decoded(r);
     CHECK(gt_read(&ctx, r, b, 5, 3, 12, 14, GT_F32, win, 20) == 0);
+    CHECK_EQ_INT(gt_blocks_decoded(r) - n0, 4); /* the four tiles of this band, once each */
     for (uint32_t y = 0; y < 14; y++)
       for (uint32_t x = 0; x < 12; x++) CHECK_NEAR(win[y * 20 + x], i32_val(5 + x, 3 + y, b), 0);
     /* The right and bottom edge tiles (partial), row by row. */
@@ -575,9 +580,12 @@ static void test_write_u8_partial_last_strip(void) {
   CHECK(!in->geo.has_gt && !in->has_nodata);
   /* Windows at the edges: last strip, last columns, corners; read as int16. */
   int16_t win[10 * 10];
+  for (uint32_t y = 54; y < 60; y++) CHECK(gt_read(&ctx, r, 0, 100, y, 50, 1, GT_I16, win, 50) == 0);
+  CHECK_EQ_INT(gt_blocks_decoded(r), 1); /* rows 54..59 are all in the last strip */
   CHECK(gt_read(&ctx, r, 0, 290, 50, 10, 10, GT_I16, win, 10) == 0);
   for (uint32_t i = 0; i < 100; i++) CHECK_EQ_INT(win[i], u8_val(290 + i % 10, 50 + i / 10));
   CHECK(gt_read(&ctx, r, 0, 0, 20, 8, 10, GT_I16, win, 8) == 0); /* spans strips 0 and 1 */
+  CHECK_EQ_INT(gt_blocks_decoded(r), 5); /* 1 + strips 1, 2 (rows 50..59) + strips 0, 1 */
   for (uint32_t i = 0; i < 80; i++) CHECK_EQ_INT(win[i], u8_val(i % 8, 20 + i / 8));
   uint8_t px;
   CHECK(gt_read(&ctx, r, 0, 299, 59, 1, 1, GT_U8, &px, 1) == 0);
