@@ -828,7 +828,7 @@ static int alloc_workers(run *r) {
     return ctx_fail(r->ctx, CBAS_ENOMEM, "out of memory");
   size_t rows = r->chunk, nx = r->nx;
   for (int i = 0; i < w; i++) {
-    r->in_buf[i] = budget_alloc(r->ctx, rows * (size_t)r->n * r->src_w * (size_t)r->n * 4, "prep: input chunk");
+    r->in_buf[i] = budget_alloc(r->ctx, rows * (size_t)r->n * r->src_w * 4, "prep: input chunk");
     r->out_unw[i] = budget_alloc(r->ctx, rows * nx * 4, "prep: output rows");
     r->out_cc[i] = budget_alloc(r->ctx, rows * nx, "prep: output rows");
     if (!r->in_buf[i] || !r->out_unw[i] || !r->out_cc[i]) return r->ctx->status;
