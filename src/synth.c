@@ -34,7 +34,7 @@ enum { ST_NET = 1, ST_BAD, ST_UNWERR, ST_EPOCH, ST_LAYOUT, ST_OCT, ST_ATM, ST_TE
 enum { FAM_ATM, FAM_TER, FAM_COAST, FAM_COH0, FAM_VEGB, FAM_COHIFG, FAM_BAD, N_FAM };
 static const struct { int o_lo, o_hi; double beta; } fam_def[N_FAM] = {
     [FAM_ATM] = {0, 5, 5.0 / 6.0}, [FAM_TER] = {1, 5, 1.0},   [FAM_COAST] = {3, 5, 1.0},
-    [FAM_COH0] = {0, 4, 0.5},      [FAM_VEGB] = {0, 2, 0.5},  [FAM_COHIFG] = {2, 4, 0.5},
+    [FAM_COH0] = {0, 4, 0.5},      [FAM_VEGB] = {0, 2, 0.5},  [FAM_COHIFG] = {4, 4, 0.5},
     [FAM_BAD] = {0, 2, 0.5},
 };
 
@@ -50,14 +50,20 @@ static uint64_t key3(uint64_t seed, uint64_t stream, uint64_t a, uint64_t b) {
 static double u01(uint64_t h) { return (double)(h >> 11) * 0x1p-53; }
 /* Approximately Gaussian, zero mean, unit variance: sum of four 16-bit uniforms. */
 static float gauss_h(uint64_t h) {
-  double s = (double)(h & 0xffff) + (double)((h >> 16) & 0xffff) + (double)((h >> 32) & 0xffff) +
-             (double)(h >> 48);
+  double s = (double)((uint32_t)(h & 0xffff) + (uint32_t)((h >> 16) & 0xffff) +
+                      (uint32_t)((h >> 32) & 0xffff) + (uint32_t)(h >> 48));
   return (float)(((s + 2.0) / 65536.0 - 2.0) * 1.7320508075688772);
 }
 /* Box–Muller normal deviate from one hash (model parameters only). */
 static double normal_h(uint64_t h) {
   double a = 1.0 - u01(h), b = u01(mix64(h));
   return sqrt(-2.0 * log(a)) * cos(2.0 * PI * b);
+}
+/* Approximately Gaussian, zero mean, unit variance, from the low 48 bits only: sum of three
+ * 16-bit uniforms (the top 16 bits stay free for another use of the same hash). */
+static double gauss3_h(uint64_t h) {
+  uint32_t s = (uint32_t)(h & 0xffff) + (uint32_t)((h >> 16) & 0xffff) + (uint32_t)((h >> 32) & 0xffff);
+  return ((s + 1.5) / 65536.0 - 1.5) * 2.0;
 }
 static double rnd(const synth_model *m, int stream, uint64_t a, uint64_t b) {
   return u01(key3(m->p.seed, (uint64_t)stream, a, b));
@@ -346,6 +352,9 @@ static void build_epoch_terms(synth_model *m) {
   m->fit_step = stt > 0 ? sth / stt : 0.0;
 }
 
+/* Capacity of one octave's cell table: cells are >= 16 px wide. */
+static size_t xend_cap(uint32_t W) { return W / 16 + 3; }
+
 static void build_noise_tables(synth_model *m) {
   uint32_t W = m->p.width;
   /* Variance of one value-noise octave with unit lattice variance: the mean over the cell of
@@ -369,9 +378,13 @@ static void build_noise_tables(synth_model *m) {
     double S = 16.0 * (1 << o);
     double offx = S * rnd(m, ST_OCT, (uint64_t)o, 0);
     m->oct_offy[o] = S * rnd(m, ST_OCT, (uint64_t)o, 1);
+    int32_t *xend = m->oct_xend + (size_t)o * xend_cap(W), cell = -1;
     for (uint32_t x = 0; x < W; x++) {
       double u = (x + 0.5 + offx) / S, fl = floor(u);
-      m->oct_ix[(size_t)o * W + x] = (int32_t)fl;
+      if (x == 0) m->oct_ix0[o] = (int32_t)fl;
+      int32_t c = (int32_t)fl - m->oct_ix0[o];
+      if (c != cell) { cell = c; m->oct_ncell[o] = c + 1; }
+      xend[c] = (int32_t)x + 1;
       m->oct_sx[(size_t)o * W + x] = (float)fade(u - fl);
     }
   }
@@ -390,7 +403,7 @@ int synth_model_init(cbas_ctx *ctx, const synth_params *p, synth_model *m) {
   m->day = budget_alloc(ctx, ne * sizeof *m->day, "synth epochs");
   m->t_yr = budget_alloc(ctx, ne * 8 * sizeof(double), "synth epoch terms");
   m->ifg = budget_alloc(ctx, nmax * sizeof *m->ifg, "synth network");
-  m->oct_ix = budget_alloc(ctx, SYNTH_N_OCT * (size_t)p->width * sizeof *m->oct_ix, "synth noise tables");
+  m->oct_xend = budget_alloc(ctx, SYNTH_N_OCT * xend_cap(p->width) * sizeof *m->oct_xend, "synth noise tables");
   m->oct_sx = budget_alloc(ctx, SYNTH_N_OCT * (size_t)p->width * sizeof *m->oct_sx, "synth noise tables");
   keyed *tmp = budget_alloc(ctx, (nmax + ne) * sizeof(keyed), "synth scratch");
   int *side = (int *)(tmp + nmax);
@@ -412,6 +425,10 @@ int synth_model_init(cbas_ctx *ctx, const synth_params *p, synth_model *m) {
   build_layout(m);
   build_epoch_terms(m);
   build_noise_tables(m);
+  for (int b = 1; b < 256; b++) {
+    double c = b / 255.0;
+    m->phase_sd[b] = p->phase_noise * sqrt((1.0 - c * c) / (2.0 * N_LOOKS * c * c));
+  }
   budget_free(ctx, tmp);
   return 0;
 fail:
@@ -425,13 +442,13 @@ void synth_model_free(cbas_ctx *ctx, synth_model *m) {
   budget_free(ctx, m->day);
   budget_free(ctx, m->t_yr);
   budget_free(ctx, m->ifg);
-  budget_free(ctx, m->oct_ix);
+  budget_free(ctx, m->oct_xend);
   budget_free(ctx, m->oct_sx);
   m->ymd = NULL;
   m->day = NULL;
   m->t_yr = NULL;
   m->ifg = NULL;
-  m->oct_ix = NULL;
+  m->oct_xend = NULL;
   m->oct_sx = NULL;
 }
 
@@ -473,9 +490,9 @@ static void fractal_row(const synth_model *m, int fam, uint64_t key, uint32_t y,
     double S = 16.0 * (1 << o), v = (y + 0.5 + m->oct_offy[o]) / S, fl = floor(v);
     int32_t iy = (int32_t)fl;
     float sy = (float)fade(v - fl), amp = (float)m->fam_amp[fam][o];
-    const int32_t *ix = m->oct_ix + (size_t)o * W;
+    const int32_t *xend = m->oct_xend + (size_t)o * xend_cap(W);
     const float *sx = m->oct_sx + (size_t)o * W;
-    int32_t ix0 = ix[0], ncol = ix[W - 1] - ix0 + 2;
+    int32_t ix0 = m->oct_ix0[o], ncell = m->oct_ncell[o], ncol = ncell + 1;
     uint64_t ko = mix64(key ^ ((uint64_t)(o + 1) * GOLD));
     uint64_t r0 = (uint64_t)(uint32_t)iy << 32, r1 = (uint64_t)(uint32_t)(iy + 1) << 32;
     for (int32_t c = 0; c < ncol; c++) {
@@ -483,9 +500,10 @@ static void fractal_row(const synth_model *m, int fam, uint64_t key, uint32_t y,
       float g0 = gauss_h(mix64(ko ^ (r0 | cx))), g1 = gauss_h(mix64(ko ^ (r1 | cx)));
       lat[c] = amp * (g0 + sy * (g1 - g0));
     }
-    for (uint32_t x = 0; x < W; x++) {
-      int32_t c = ix[x] - ix0;
-      out[x] += lat[c] + sx[x] * (lat[c + 1] - lat[c]);
+    uint32_t x = 0;
+    for (int32_t c = 0; c < ncell; c++) {
+      float a = lat[c], d = lat[c + 1] - lat[c];
+      for (uint32_t xe = (uint32_t)xend[c]; x < xe; x++) out[x] += a + sx[x] * d;
     }
   }
 }
@@ -620,7 +638,7 @@ void synth_ifg_row(const synth_model *m, int k, uint32_t y, const synth_row *r, 
       continue;
     }
     uint64_t h = mix64(ks + (uint64_t)(x + 1) * GOLD);
-    double jit = 0.05 * (u01(h) - 0.5), coh;
+    double jit = 0.05 * ((double)(h >> 48) * 0x1p-16 - 0.5), coh;
     if (p->decorr && cls == SYNTH_VEG) coh = tdec_veg + 0.03 * cvar[x] + 2.0 * jit;
     else if (p->decorr && cls == SYNTH_SEA) coh = 0.04 + 2.0 * (jit + 0.025);
     else coh = r->coh0[x] * tdec_land * (1.0 + 0.05 * cvar[x]) + jit;
@@ -634,10 +652,7 @@ void synth_ifg_row(const synth_model *m, int k, uint32_t y, const synth_row *r, 
       continue;
     }
     double ph = ((double)sec[x] - (double)prim[x]) * inv_coef;
-    if (p->phase_noise > 0) {
-      double c = b / 255.0;
-      ph += p->phase_noise * sqrt((1.0 - c * c) / (2.0 * N_LOOKS * c * c)) * gauss_h(mix64(h));
-    }
+    if (p->phase_noise > 0) ph += m->phase_sd[b] * gauss3_h(h);
     if (g->bad == SYNTH_BAD_NOISY) ph += BAD_NOISE_RAD * bad[x];
     if (any_patch) ph += 2.0 * PI * synth_patch_k(m, k, x + 0.5, yc);
     float v = (float)ph;

@@ -113,9 +113,12 @@ typedef struct synth_model {
   double heading_deg, inc_near_deg, inc_far_deg;
   /* value-noise lattices: per octave, spacing, offset and per-column tables */
   double oct_offy[SYNTH_N_OCT];
-  int32_t *oct_ix;          /* [SYNTH_N_OCT][width] lattice column of each x */
+  int32_t oct_ix0[SYNTH_N_OCT];   /* lattice column of x = 0 */
+  int32_t oct_ncell[SYNTH_N_OCT]; /* lattice cells the row spans */
+  int32_t *oct_xend;        /* [SYNTH_N_OCT][width/16 + 3]: end x (exclusive) of each cell */
   float *oct_sx;            /* [SYNTH_N_OCT][width] fade weight of each x */
   double fam_amp[8][SYNTH_N_OCT]; /* per noise family: octave amplitudes for unit rms */
+  double phase_sd[256];     /* phase-noise sd (rad) for each coherence byte */
 } synth_model;
 
 /* Validates p (CBAS_EUSAGE naming the option) and derives the dates, network, per-epoch
