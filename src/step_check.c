@@ -13,6 +13,7 @@
 void qc_params_from(const tsdir_pvals *v, qc_params *p) {
   p->unw_thre = v->num[TSP_P11_UNW_THRE];
   p->coh_thre = v->num[TSP_P11_COH_THRE];
+  p->block_rows = v->block_rows;
 }
 
 typedef struct {
@@ -118,7 +119,9 @@ int qc_run(cbas_ctx *ctx, const tsdir *t, const stack *s, const qc_params *p, qc
   uint64_t fixed = (uint64_t)n * (256 * 8 + 8);
   uint64_t per_row = (uint64_t)n * w * 5 + (uint64_t)w * 5;
   uint32_t rows;
-  if (tsdir_block_rows(ctx, m->length, fixed, per_row, "cbas check", &rows)) return ctx->status;
+  if (budget_require(ctx, TSDIR_NETWORK_PNG_BYTES, "cbas check: network figures") ||
+      tsdir_block_rows_max(ctx, m->length, fixed, per_row, p->block_rows, "cbas check", &rows))
+    return ctx->status;
 
   qc_block b = {m, 0, 0, NULL, NULL, NULL, NULL, NULL};
   uint8_t *ep_all = malloc(m->n_epoch + n + 1);
@@ -171,7 +174,13 @@ int qc_run(cbas_ctx *ctx, const tsdir *t, const stack *s, const qc_params *p, qc
     bad[k] = cov[k] < p->unw_thre || (double)coh[k] < p->coh_thre || cov[k] != cov[k] || coh[k] != coh[k];
     n_bad += bad[k];
   }
-  if (tsdir_write_licsbas_pars(ctx, t, m) || write_reports(ctx, t, m, p, n_valid, cov, coh, bad)) goto done;
+  budget_free(ctx, unw); /* the block buffers make room for the network figures */
+  budget_free(ctx, cc);
+  unw = NULL;
+  cc = NULL;
+  if (tsdir_write_licsbas_pars(ctx, t, m) || write_reports(ctx, t, m, p, n_valid, cov, coh, bad) ||
+      tsdir_network_pngs(ctx, t, m, 11, NULL, bad))
+    goto done;
   ctx_info(ctx, "cbas check: %u/%u ifgs are discarded from further processing (n_valid %llu of %llu pixels)\n", n_bad,
            n, (unsigned long long)n_valid, (unsigned long long)m->width * m->length);
   for (uint32_t k = 0; k < n; k++)

@@ -72,6 +72,7 @@ void loop_params_from(const tsdir_pvals *v, loop_params *p) {
   p->loop_thre = v->num[TSP_P12_LOOP_THRE];
   p->multi_prime = v->num[TSP_P12_MULTI_PRIME] != 0;
   p->rm_ifg_list = v->str[TSP_P12_RM_IFG_LIST];
+  p->block_rows = v->block_rows;
 }
 
 void loop_summary_free(loop_summary *s) {
@@ -565,6 +566,20 @@ static int write_removed_images(lp_run *R) {
   return tsdir_text_put(R->ctx, &x, path);
 }
 
+/* network12*.png: the working set, 12-bad ifgs marked. */
+static int write_network(lp_run *R) {
+  uint8_t *member = calloc((size_t)R->n_ifg + 1, 1), *bad = calloc((size_t)R->n_ifg + 1, 1);
+  if (!member || !bad) { free(member); free(bad); return ctx_fail(R->ctx, CBAS_ENOMEM, "out of memory"); }
+  for (uint32_t i = 0; i < R->n_ws; i++) {
+    member[R->ws[i]] = 1;
+    bad[R->ws[i]] = (R->wflag[i] & LOOP_F_BAD12) != 0;
+  }
+  int r = tsdir_network_pngs(R->ctx, R->t, R->m, 12, member, bad);
+  free(member);
+  free(bad);
+  return r;
+}
+
 /* ---------------------------------------------------------------- setup */
 
 static int lp_setup(lp_run *R, tsdir_ifglist *rm) {
@@ -661,7 +676,9 @@ int loop_run(cbas_ctx *ctx, const tsdir *t, const stack *s, const loop_params *p
   uint64_t hist_bytes = (uint64_t)R.n_loop * 2 * SEL_BINS * 4;
   uint64_t fixed = hist_bytes + (uint64_t)nt * R.scr_stride;
   uint64_t per_row = (uint64_t)R.n_ifg * R.W * 5 + (uint64_t)R.W * 16 + sizeof(lp_ref);
-  if (tsdir_block_rows(ctx, m->length, fixed, per_row, "cbas loop", &R.rows)) goto done;
+  if (budget_require(ctx, TSDIR_NETWORK_PNG_BYTES, "cbas loop: network figures") ||
+      tsdir_block_rows_max(ctx, m->length, fixed, per_row, p->block_rows, "cbas loop", &R.rows))
+    goto done;
   R.hist = budget_calloc(ctx, (size_t)R.n_loop * 2 * SEL_BINS, 4, "cbas loop: median histograms");
   R.scr = budget_alloc(ctx, (size_t)nt * R.scr_stride, "cbas loop: worker scratch");
   R.unw = budget_alloc(ctx, (size_t)R.rows * R.n_ifg * R.W * 4, "cbas loop: unw block");
@@ -796,8 +813,14 @@ int loop_run(cbas_ctx *ctx, const tsdir *t, const stack *s, const loop_params *p
     if (gt_commit(ctx, g)) { tsdir_ifglist_free(&all); goto done; }
   }
 
-  /* ---- reports */
-  if (write_loop_info(&R) || write_gap_info(&R)) { tsdir_ifglist_free(&all); goto done; }
+  /* ---- reports (the block buffers make room for the network figures) */
+  budget_free(ctx, R.unw);
+  budget_free(ctx, R.cc);
+  budget_free(ctx, R.out);
+  R.unw = NULL;
+  R.cc = NULL;
+  R.out = NULL;
+  if (write_loop_info(&R) || write_gap_info(&R) || write_network(&R)) { tsdir_ifglist_free(&all); goto done; }
   {
     char path[1200];
     uint32_t nnl = 0;

@@ -6,6 +6,7 @@
 #include "cbas/budget.h"
 #include "cbas/licsbas.h"
 #include "cbas/plat.h"
+#include "cbas/plot.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -222,8 +223,8 @@ int tsdir_result_put(cbas_ctx *ctx, const tsdir *t, const stack_meta *m, const c
 int tsdir_read_unw(cbas_ctx *ctx, const stack *s, uint32_t y0, uint32_t ny, float *dst) {
   if (stack_read_unw(ctx, s, y0, ny, dst)) return ctx->status;
   size_t n = (size_t)ny * stack_get_meta(s)->n_ifg * stack_get_meta(s)->width;
-  for (size_t i = 0; i < n; i++)
-    if (dst[i] == 0.0f) dst[i] = NAN;
+  const float nan = NAN;
+  for (size_t i = 0; i < n; i++) dst[i] = dst[i] == 0.0f ? nan : dst[i]; /* branch-free select */
   return 0;
 }
 
@@ -407,6 +408,48 @@ int tsdir_write_licsbas_pars(cbas_ctx *ctx, const tsdir *t, const stack_meta *m)
   return 0;
 }
 
+/* ---------------------------------------------------------------- network figures */
+
+int tsdir_network_pngs(cbas_ctx *ctx, const tsdir *t, const stack_meta *m, int step, const uint8_t *member,
+                       const uint8_t *bad) {
+  uint32_t ne = m->n_epoch, n = m->n_ifg;
+  int32_t *ymd = malloc(((size_t)ne + 1) * 4), *map = malloc(((size_t)ne + 1) * 4);
+  int32_t *prim = malloc(((size_t)n + 1) * 4), *sec = malloc(((size_t)n + 1) * 4);
+  double *bp = malloc(((size_t)ne + 1) * sizeof *bp);
+  uint8_t *bd = malloc((size_t)n + 1);
+  int r = 0;
+  if (!ymd || !map || !prim || !sec || !bp || !bd) { r = ctx_fail(ctx, CBAS_ENOMEM, "out of memory"); goto done; }
+  /* the epochs of the listed ifgs, in date order (stack epochs are sorted) */
+  for (uint32_t e = 0; e < ne; e++) map[e] = -1;
+  for (uint32_t k = 0; k < n; k++)
+    if (!member || member[k]) map[m->ifg_prim[k]] = map[m->ifg_sec[k]] = 0;
+  int n_ep = 0, n_if = 0;
+  for (uint32_t e = 0; e < ne; e++)
+    if (map[e] == 0) {
+      map[e] = n_ep;
+      ymd[n_ep] = (int32_t)atol(m->epoch[e]);
+      bp[n_ep++] = m->bperp_m[e];
+    }
+  for (uint32_t k = 0; k < n; k++)
+    if (!member || member[k]) {
+      prim[n_if] = map[m->ifg_prim[k]];
+      sec[n_if] = map[m->ifg_sec[k]];
+      bd[n_if++] = bad && bad[k];
+    }
+  if (n_ep == 0) goto done;
+  static const char *const SUFFIX[3] = {"_all", "", "_nobad"};
+  for (int f = 0; f < 3 && !r; f++) {
+    char name[64], path[1200];
+    snprintf(name, sizeof name, "network%d%s.png", step, SUFFIX[f]);
+    if (tsdir_file(ctx, t, TSDIR_NETWORK, name, path, sizeof path)) { r = ctx->status; break; }
+    plot_net pn = {n_ep, ymd, bp, n_if, prim, sec, f ? bd : NULL, f != 2, NULL};
+    r = plot_network(ctx, path, &pn, NULL);
+  }
+done:
+  free(ymd); free(map); free(prim); free(sec); free(bp); free(bd);
+  return r;
+}
+
 /* ---------------------------------------------------------------- text output */
 
 void tsdir_text_printf(tsdir_text *t, const char *fmt, ...) {
@@ -449,12 +492,23 @@ const char *tsdir_fmt_f(char *buf, size_t cap, int width, int prec, double v) {
 
 int tsdir_block_rows(cbas_ctx *ctx, uint32_t length, uint64_t fixed_bytes, uint64_t per_row_bytes, const char *what,
                      uint32_t *rows) {
+  return tsdir_block_rows_max(ctx, length, fixed_bytes, per_row_bytes, 0, what, rows);
+}
+
+int tsdir_block_rows_max(cbas_ctx *ctx, uint32_t length, uint64_t fixed_bytes, uint64_t per_row_bytes,
+                         uint32_t max_rows, const char *what, uint32_t *rows) {
   /* Slack for allocation headers/alignment and the small buffers of writers. */
   uint64_t slack = 256u << 10;
   uint64_t need1 = fixed_bytes + per_row_bytes + slack;
   if (budget_require(ctx, need1, what)) return ctx->status;
   uint64_t avail = budget_avail(ctx) - fixed_bytes - slack;
   uint64_t r = per_row_bytes ? avail / per_row_bytes : length;
+  /* cap: TSDIR_BLOCK_BYTES, but at least two rows per worker for passes parallel over rows */
+  uint64_t cap = per_row_bytes ? TSDIR_BLOCK_BYTES / per_row_bytes : length;
+  uint64_t min_rows = 2 * (uint64_t)(ctx->n_threads > 0 ? ctx->n_threads : 1);
+  if (cap < min_rows) cap = min_rows;
+  if (r > cap) r = cap;
+  if (max_rows && r > max_rows) r = max_rows;
   if (r > length) r = length;
   if (r < 1) r = 1;
   *rows = (uint32_t)r;
@@ -482,6 +536,10 @@ static const tsdir_pdef PDEFS[TSP__N] = {
      "invert a pixel with more than int(R*n_im) valid ifgs (1.0 C-band, 0.5 L-band)"},
     {TSP_P13_KEEP_INCFILE, 13, "keep-incfile", "p13_keep_incfile", "--keep_incfile", TSP_FLAG, "n", NULL, NULL,
      "keep the increment and residual rasters"},
+    {TSP_P13_MEM_SIZE, 13, "mem-size", "p13_mem_size", "--mem_size", TSP_DBL, "8000", NULL, "MB",
+     "LiCSBAS's patch memory; accepted for batch settings, no effect (cbas uses --mem)"},
+    {TSP_P14_MEM_SIZE, 14, "mem-size", "p14_mem_size", "--mem_size", TSP_DBL, "4000", NULL, "MB",
+     "LiCSBAS's patch size: rows of one patch share voided bootstrap draws (memory: --mem)"},
     {TSP_P15_COH_THRE, 15, "coh-thre", "p15_coh_thre", "-c", TSP_DBL, NULL, NULL, "C",
      "mask coh_avg below C (0.05 C-band, 0.01 L-band)"},
     {TSP_P15_N_UNW_R_THRE, 15, "n-unw-r-thre", "p15_n_unw_r_thre", "-u", TSP_DBL, NULL, NULL, "R",
@@ -587,6 +645,7 @@ static void set_default(tsdir_pvals *v, const tsdir_pdef *d) {
 
 void tsdir_params_default(tsdir_pvals *v) {
   for (int i = 0; i < TSP__N; i++) set_default(v, &PDEFS[i]);
+  v->block_rows = 0;
 }
 
 int tsdir_param_set(cbas_ctx *ctx, tsdir_pvals *v, tsdir_pid id, const char *text, const char *who) {
@@ -610,6 +669,8 @@ void tsdir_cli_build(tsdir_cli *c, int step, const cli_opt *extra, int n_extra) 
   c->pid[n++] = TSP__N;
   c->opt[n] = (cli_opt){"ts", CLI_STR, &c->ts_opt, "DIR", "time-series directory (default TS_<stack> beside it)"};
   c->pid[n++] = TSP__N;
+  c->opt[n] = (cli_opt){"block-rows", CLI_INT, &c->block_rows, "N", "at most N rows per block (default: from --mem)"};
+  c->pid[n++] = TSP__N;
   for (int i = 0; i < TSP__N && n + 2 <= TSDIR_CLI_MAX; i++) {
     const tsdir_pdef *d = &PDEFS[i];
     if (d->step != step) continue;
@@ -629,6 +690,8 @@ void tsdir_cli_build(tsdir_cli *c, int step, const cli_opt *extra, int n_extra) 
 
 int tsdir_cli_apply(cbas_ctx *ctx, const tsdir_cli *c, tsdir_pvals *v) {
   tsdir_params_default(v);
+  if (c->block_rows < 0) return ctx_fail(ctx, CBAS_EUSAGE, "--block-rows must be >= 0");
+  v->block_rows = (uint32_t)c->block_rows;
   for (int i = 0; i < c->n_opt; i++) {
     if (c->pid[i] == TSP__N) continue;
     char who[80];

@@ -16,7 +16,8 @@
  *
  * Streaming: one pass over unw.bil and cc.bil in row blocks. Memory: fixed
  * n_ifg*(256*8+8) bytes of histograms, plus per row n_ifg*width*5 bytes (unw + cc) + width*5;
- * block rows from the budget. Results do not depend on --threads or --mem (integer counts).
+ * block rows from the budget (tsdir_block_rows); afterwards the network figures
+ * (TSDIR_NETWORK_PNG_BYTES, checked before the pass). Results do not depend on --threads or --mem (integer counts).
  */
 #ifndef CBAS_STEP_CHECK_H
 #define CBAS_STEP_CHECK_H
@@ -27,6 +28,7 @@
 typedef struct qc_params {
   double unw_thre;   /* coverage ratio threshold, default 0.3 (LiCSBAS -u) */
   double coh_thre;   /* mean coherence threshold, default 0.05 (LiCSBAS -c) */
+  uint32_t block_rows; /* at most this many rows per block; 0 = from the budget */
 } qc_params;
 
 /* Per-ifg results (optional output of qc_run; arrays of n_ifg, caller-owned). */

@@ -29,9 +29,10 @@
  * Per-loop sums are double, summed per row in pixel order and then in row order, so they do
  * not depend on --threads or --mem; NumPy's float32 pairwise sums agree to ~1e-6 relative.
  *
- * Memory: fixed 16 KiB per loop (median histograms) + per worker (n_ifg + 16)*width bytes;
- * per row n_ifg*width*5 + 32*width bytes. Block rows from the budget; "cbas loop needs N MB"
- * before any work if one row does not fit.
+ * Memory: fixed 16 KiB per loop (median histograms) + per worker (n_ifg + 20)*width bytes;
+ * per row n_ifg*width*5 + 16*width bytes. Block rows from the budget (tsdir_block_rows);
+ * "cbas loop needs N MB" before any work if one row does not fit. The network figures at the
+ * end (TSDIR_NETWORK_PNG_BYTES, after the blocks are freed) are checked before the work too.
  */
 #ifndef CBAS_STEP_LOOP_H
 #define CBAS_STEP_LOOP_H
@@ -44,6 +45,7 @@ typedef struct loop_params {
   double loop_thre;          /* rad, default 1.5 (LiCSBAS -l) */
   int multi_prime;           /* default 0 (LiCSBAS --multi_prime; batch script default y) */
   const char *rm_ifg_list;   /* NULL or a list file (LiCSBAS --rm_ifg_list) */
+  uint32_t block_rows;       /* at most this many rows per block; 0 = from the budget */
 } loop_params;
 
 /* Per-ifg flags of loop_summary.flags (stack ifg index). */

@@ -7,7 +7,7 @@
  *   info/      text reports with LiCSBAS's names and formats
  *   results/   GeoTIFFs named as LiCSBAS's flat files plus ".tif": float32, NaN = no data,
  *              the stack's geotransform, EPSG:4326 (tsdir_result_create)
- *   network/   network figures (later)
+ *   network/   network figures: network11*.png, network12*.png (tsdir_network_pngs), 13 ...
  *   12loop/    step 12's loop reports (LiCSBAS's 12loop/)
  *   work/      internal raw intermediate arrays of a step; not an interface, may be deleted
  * info/stack_path.txt records the stack the TSDIR belongs to (absolute path, one line); a step
@@ -20,6 +20,7 @@
  *      info/11removed_image.txt  epochs left in no good ifg
  *      info/EQA.dem_par, info/slc.mli.par   as LiCSBAS step 02 writes them (from stack.par)
  *      results/hgt.tif           when the stack has a height layer
+ *      network/network11_all.png, network11.png, network11_nobad.png
  *   12 `cbas loop`   (needs 11bad_ifg.txt)
  *      info/12bad_ifg.txt        bad ifgs from loop closure (and --rm-ifg-list); step 13 uses
  *                                stack ifgs minus 11bad minus 12bad (tsdir_used_ifgs)
@@ -30,6 +31,7 @@
  *      12loop/loop_info.txt, bad_ifg_loop.txt, bad_ifg_noref.txt, bad_ifg_loopref.txt,
  *      12loop/rm_ifg_man.txt (with --rm-ifg-list), 12loop/loop_ph_rms_masked.tif
  *      results/n_unw.tif, coh_avg.tif, n_loop_err.tif   (over the 12-good ifgs, LiCSBAS 12)
+ *      network/network12_all.png, network12.png, network12_nobad.png
  *      results/n_ifg_noloop.tif  per pixel, valid good ifgs in no complete loop, for every
  *                                pixel (LiCSBAS computes it in step 13 and leaves NaN where the
  *                                pixel is not inverted: step 13 rewrites it with that mask)
@@ -161,6 +163,16 @@ int tsdir_read_ref(cbas_ctx *ctx, const tsdir *t, const stack_meta *m, const cha
  * stack's metadata (Python float repr, same lines). */
 int tsdir_write_licsbas_pars(cbas_ctx *ctx, const tsdir *t, const stack_meta *m);
 
+/* ---------------------------------------------------------------- network figures */
+
+/* LiCSBAS's three network figures of a step (plot_network): network/network<step>_all.png
+ * (every ifg of the list as good), network<step>.png (bad ones dashed red) and
+ * network<step>_nobad.png (bad ones left out). The list is the stack ifgs with member[k] set
+ * (NULL = all), its epochs are the dates those ifgs use, bad[k] marks the bad ones; bperp
+ * from the stack (NaN drawn at 0). Memory: plot_network's canvas (<= 4.4 MB) from the budget. */
+int tsdir_network_pngs(cbas_ctx *ctx, const tsdir *t, const stack_meta *m, int step, const uint8_t *member,
+                       const uint8_t *bad);
+
 /* ---------------------------------------------------------------- text output */
 
 /* A growing text buffer (malloc) for reports; printf-style appends; tsdir_text_put writes it
@@ -181,17 +193,28 @@ const char *tsdir_fmt_f(char *buf, size_t cap, int width, int prec, double v);
 /* ---------------------------------------------------------------- block sizing */
 
 /* Rows per block for a pass that needs fixed_bytes once plus per_row_bytes per row, from what
- * is left of the budget. Fails before any work with "WHAT needs N MB, budget is M MB" when
- * even one row does not fit. Result in [1, length]. */
+ * is left of the budget, and at most TSDIR_BLOCK_BYTES of rows (or 2 rows per thread if that
+ * is more): larger blocks gain nothing (the same buffer is reused block after block, so it
+ * stays in the page and CPU caches) and would only raise the resident size. Fails before any
+ * work with "WHAT needs N MB, budget is M MB" when even one row does not fit. Result in
+ * [1, length]. */
+#define TSDIR_BLOCK_BYTES (8u << 20)
 int tsdir_block_rows(cbas_ctx *ctx, uint32_t length, uint64_t fixed_bytes, uint64_t per_row_bytes,
                      const char *what, uint32_t *rows);
+/* The same with an upper limit max_rows (0 = none): --block-rows, for tests and tuning. */
+int tsdir_block_rows_max(cbas_ctx *ctx, uint32_t length, uint64_t fixed_bytes, uint64_t per_row_bytes,
+                         uint32_t max_rows, const char *what, uint32_t *rows);
+/* Budget of the network figures (plot_network's canvas bound, plot.h), required before a
+ * step starts work when it will draw them. */
+#define TSDIR_NETWORK_PNG_BYTES ((uint64_t)2400 * 600 * 3 + (64u << 10))
 
 /* ---------------------------------------------------------------- parameters */
 
 typedef enum tsdir_pid {
   TSP_P11_UNW_THRE, TSP_P11_COH_THRE,
   TSP_P12_LOOP_THRE, TSP_P12_MULTI_PRIME, TSP_P12_RM_IFG_LIST,
-  TSP_P13_INV_ALG, TSP_P13_GAMMA, TSP_P13_N_UNW_R_THRE, TSP_P13_KEEP_INCFILE,
+  TSP_P13_INV_ALG, TSP_P13_GAMMA, TSP_P13_N_UNW_R_THRE, TSP_P13_KEEP_INCFILE, TSP_P13_MEM_SIZE,
+  TSP_P14_MEM_SIZE,
   TSP_P15_COH_THRE, TSP_P15_N_UNW_R_THRE, TSP_P15_VSTD_THRE, TSP_P15_MAXTLEN_THRE,
   TSP_P15_N_GAP_THRE, TSP_P15_STC_THRE, TSP_P15_N_IFG_NOLOOP_THRE, TSP_P15_N_LOOP_ERR_THRE,
   TSP_P15_RESID_RMS_THRE, TSP_P15_VMIN, TSP_P15_VMAX, TSP_P15_KEEP_ISOLATED,
@@ -226,6 +249,7 @@ typedef struct tsdir_pvals {
   double num[TSP__N];
   const char *str[TSP__N];
   unsigned char set[TSP__N];
+  uint32_t block_rows;   /* --block-rows (every step): rows per block at most, 0 = from --mem */
 } tsdir_pvals;
 
 const tsdir_pdef *tsdir_param_def(tsdir_pid id);
@@ -240,7 +264,8 @@ void tsdir_params_default(tsdir_pvals *v);
 int tsdir_param_set(cbas_ctx *ctx, tsdir_pvals *v, tsdir_pid id, const char *text, const char *who);
 
 /* Command-line front end shared by the step commands:
- *   cbas CMD [STACK] [--ts TSDIR] [--stack STACK] [step options] [--mem --threads --quiet]
+ *   cbas CMD [STACK] [--ts TSDIR] [--stack STACK] [step options] [--block-rows N]
+ *            [--mem --threads --quiet]
  * The step's parameters are offered under their cbas names and batch names. */
 #define TSDIR_CLI_MAX 64
 typedef struct tsdir_cli {
@@ -250,6 +275,7 @@ typedef struct tsdir_cli {
   const char *text[TSDIR_CLI_MAX];    /* raw value of option i */
   int flag[TSDIR_CLI_MAX];            /* CLI_FLAG value of option i */
   const char *stack_pos, *stack_opt, *ts_opt;
+  int block_rows;
 } tsdir_cli;
 /* Builds the option table for `step` (extra: the command's own options, appended). */
 void tsdir_cli_build(tsdir_cli *c, int step, const cli_opt *extra, int n_extra);

@@ -50,7 +50,7 @@ static void test_hand_stats(void) {
   CHECKF(stack_open(&ctx, sd, &s) == 0, "%s", ctx.msg);
   tsdir t;
   CHECKF(tsdir_create(&ctx, &t, check_path("c5/TS_stack"), sd) == 0, "%s", ctx.msg);
-  qc_params p = {0.3, 0.05};
+  qc_params p = {0.3, 0.05, 0};
   double cov[5];
   float coh[5];
   uint8_t bad[5];
@@ -116,7 +116,7 @@ static void test_removed_epoch(void) {
   CHECKF(stack_open(&ctx, sd, &s) == 0, "%s", ctx.msg);
   tsdir t;
   CHECK(tsdir_create(&ctx, &t, check_path("c5b/TS"), sd) == 0);
-  qc_params p = {0.3, 0.06};
+  qc_params p = {0.3, 0.06, 0};
   CHECKF(qc_run(&ctx, &t, s, &p, NULL) == 0, "%s", ctx.msg);
   char *txt = tsfx_slurp(check_path("c5b/TS/info/11removed_image.txt"));
   CHECK(txt && !strcmp(txt, "20200206\n"));
@@ -145,8 +145,7 @@ static void test_removed_epoch(void) {
 }
 
 /* A pseudo-random 37x23 stack: results identical for 1 and 3 threads and for one-row blocks
- * against whole-image blocks. The third budget is tsdir_block_rows' 256 KiB slack + the
- * 18*2056 bytes of histograms + one row of 18*37*5 + 37*5 bytes + 2000: one row per block. */
+ * against whole-image blocks. */
 static float unw_rand(void *ud, uint32_t k, uint32_t x, uint32_t y) {
   uint32_t hsh = (k * 2654435761u) ^ (x * 40503u) ^ (y * 2246822519u);
   hsh ^= hsh >> 13;
@@ -172,16 +171,17 @@ static void test_blocks_threads(void) {
   CHECKF(tsfx_make_stack(&ctx, sd, list, n, 37, 23, NULL, 0, unw_rand, cc_rand, NULL) == 0, "%s", ctx.msg);
   ctx_free(&ctx);
   char *ref = NULL;
-  const struct { int threads; uint64_t mem; } runs[] = {{1, 64 << 20}, {3, 64 << 20}, {2, (256 << 10) + 37008 + 3515 + 2000}};
+  const struct { int threads; uint32_t rows; } runs[] = {{1, 0}, {3, 0}, {2, 1}};
   for (int i = 0; i < 3; i++) {
-    CHECK(ctx_init(&ctx, runs[i].mem, runs[i].threads) == 0);
+    CHECK(ctx_init(&ctx, 64 << 20, runs[i].threads) == 0);
+    ctx.quiet = 1;
     stack *s;
     CHECKF(stack_open(&ctx, sd, &s) == 0, "%s", ctx.msg);
     tsdir t;
     char tp[64];
     snprintf(tp, sizeof tp, "cr/TS%d", i);
     CHECK(tsdir_create(&ctx, &t, check_path(tp), sd) == 0);
-    qc_params p = {0.3, 0.05};
+    qc_params p = {0.3, 0.05, runs[i].rows};
     CHECKF(qc_run(&ctx, &t, s, &p, NULL) == 0 || ctx.status == CBAS_EDATA, "%s", ctx.msg);
     stack_close(s);
     ctx_free(&ctx);
@@ -198,7 +198,8 @@ static void test_blocks_threads(void) {
   free(ref);
 }
 
-/* --mem too small for one row fails before anything is written, naming the need. */
+/* --mem too small for one row, or for the network figures, fails before anything is
+ * written, naming the need. */
 static void test_budget(void) {
   char names[40][18];
   uint32_t n = tsfx_network(8, 3, names);
@@ -207,18 +208,23 @@ static void test_budget(void) {
   cbas_ctx ctx;
   CHECK(ctx_init(&ctx, 64 << 20, 1) == 0);
   const char *sd = check_path("cm/stack");
-  CHECKF(tsfx_make_stack(&ctx, sd, list, n, 3000, 2, NULL, 0, unw_rand, cc_rand, NULL) == 0, "%s", ctx.msg);
+  CHECKF(tsfx_make_stack(&ctx, sd, list, n, 60000, 2, NULL, 0, unw_rand, cc_rand, NULL) == 0, "%s", ctx.msg);
   ctx_free(&ctx);
-  CHECK(ctx_init(&ctx, 300 << 10, 1) == 0); /* one row needs 270 KB + 256 KB slack */
+  CHECK(ctx_init(&ctx, 5 << 20, 1) == 0); /* one row of 18 ifgs x 60000 px needs 5.4 MB */
   stack *s;
   CHECK(stack_open(&ctx, sd, &s) == 0);
   tsdir t;
   CHECK(tsdir_create(&ctx, &t, check_path("cm/TS"), sd) == 0);
-  qc_params p = {0.3, 0.05};
+  qc_params p = {0.3, 0.05, 0};
   CHECK(qc_run(&ctx, &t, s, &p, NULL) == CBAS_EBUDGET);
   CHECKF(strstr(ctx.msg, "cbas check needs") && strstr(ctx.msg, "MB"), "%s", ctx.msg);
   FILE *f = fopen(check_path("cm/TS/info/11bad_ifg.txt"), "r");
   CHECK(f == NULL);
+  ctx_free(&ctx);
+  CHECK(ctx_init(&ctx, 2 << 20, 1) == 0); /* the network figures need 4.4 MB */
+  CHECK(qc_run(&ctx, &t, s, &p, NULL) == CBAS_EBUDGET);
+  CHECKF(strstr(ctx.msg, "network figures needs 4.") != NULL, "%s", ctx.msg);
+  CHECK(fopen(check_path("cm/TS/info/11bad_ifg.txt"), "r") == NULL);
   stack_close(s);
   ctx_free(&ctx);
 }

@@ -96,7 +96,7 @@ static int run_11_12(cbas_ctx *ctx, const char *sd, const char *td, const loop_p
   ctx->quiet = 1;
   if (stack_open(ctx, sd, &s)) return ctx->status;
   tsdir t;
-  qc_params qp = {0.3, 0.05};
+  qc_params qp = {0.3, 0.05, 0};
   if (!tsdir_create(ctx, &t, td, sd) && !qc_run(ctx, &t, s, &qp, NULL)) loop_run(ctx, &t, s, lp, sum);
   stack_close(s);
   return ctx->status;
@@ -115,7 +115,7 @@ static void test_hand_two_triangles(void) {
   CHECK(ctx_init(&ctx, 64 << 20, 2) == 0);
   const char *sd = check_path("h/stack"), *td = check_path("h/TS");
   CHECKF(tsfx_make_stack(&ctx, sd, IFG5, 5, 4, 3, NULL, 0, unw_hand, cc_hand, NULL) == 0, "%s", ctx.msg);
-  loop_params lp = {1.5, 0, NULL};
+  loop_params lp = {1.5, 0, NULL, 0};
   loop_summary sum;
   CHECKF(run_11_12(&ctx, sd, td, &lp, &sum) == 0, "%s", ctx.msg);
   CHECK_EQ_INT(sum.n_loop, 2);
@@ -196,7 +196,7 @@ static void test_shift_2pi(void) {
   CHECK(ctx_init(&ctx, 64 << 20, 2) == 0);
   const char *sd = check_path("s6/stack");
   CHECKF(tsfx_make_stack(&ctx, sd, IFG6, 6, 4, 3, NULL, 0, unw_six, cc_const, NULL) == 0, "%s", ctx.msg);
-  loop_params lp = {1.5, 0, NULL};
+  loop_params lp = {1.5, 0, NULL, 0};
   loop_summary sum;
   CHECKF(run_11_12(&ctx, sd, check_path("s6/TS"), &lp, &sum) == 0, "%s", ctx.msg);
   CHECK_EQ_INT(sum.n_loop, 4);
@@ -274,7 +274,7 @@ static void test_multi_prime(void) {
   const char *sd = check_path("mp/stack");
   CHECKF(tsfx_make_stack(&ctx, sd, IFG6, 6, u.w, u.h, NULL, 0, unw_mp, cc_const, &u) == 0, "%s", ctx.msg);
   static const int LP[4][3] = {{0, 3, 1}, {0, 4, 2}, {1, 5, 2}, {3, 5, 4}};
-  loop_params lp = {0.5, 0, NULL};
+  loop_params lp = {0.5, 0, NULL, 0};
   loop_summary sum;
   CHECKF(run_11_12(&ctx, sd, check_path("mp/TS0"), &lp, &sum) == 0, "%s", ctx.msg);
   for (int j = 0; j < 4; j++)
@@ -346,7 +346,7 @@ static void test_synthetic_truth(void) {
   const char *sd = check_path("syn/stack"), *td = check_path("syn/TS");
   make_syn(&ctx, &u, sd, names, list);
   CHECK(ctx.status == 0);
-  loop_params lp = {1.5, 1, NULL};
+  loop_params lp = {1.5, 1, NULL, 0};
   loop_summary sum;
   CHECKF(run_11_12(&ctx, sd, td, &lp, &sum) == 0, "%s", ctx.msg);
   /* step 11 caught the decorrelated ifg, step 12 the big unwrapping error only */
@@ -402,7 +402,7 @@ static void test_rm_ifg_list(void) {
   CHECK(f != NULL);
   fprintf(f, "# removed by hand\n%s  looks odd\n\n20190101_20190113\n", names[20]);
   fclose(f);
-  loop_params lp = {1.5, 1, rmf};
+  loop_params lp = {1.5, 1, rmf, 0};
   loop_summary sum;
   CHECKF(run_11_12(&ctx, sd, td, &lp, &sum) == 0, "%s", ctx.msg);
   CHECK(sum.flags[20] & LOOP_F_RM && sum.flags[20] & LOOP_F_BAD12 && !(sum.flags[20] & LOOP_F_BAD1));
@@ -456,22 +456,12 @@ static void test_threads_identical(void) {
       "12loop/bad_ifg_noref.txt", "results/n_loop_err.tif", "results/n_unw.tif", "results/coh_avg.tif",
       "results/n_ifg_noloop.tif", "12loop/loop_ph_rms_masked.tif"};
   /* 1 thread whole-image blocks; 4 threads; 4 threads with 3-row blocks */
-  const struct { int threads; uint64_t mem; } runs[3] = {{1, 64 << 20}, {4, 64 << 20}, {4, 0}};
+  const struct { int threads; uint32_t rows; } runs[3] = {{1, 0}, {4, 0}, {4, 3}};
   for (int i = 0; i < 3; i++) {
-    uint64_t mem = runs[i].mem;
-    if (!mem) { /* step_loop.h's formula: histograms + 4 workers' scratch + slack, 3 rows */
-      char ws[64][18];
-      uint32_t n_ws = 0;
-      for (int k = 0; k < u.n_ifg; k++)
-        if (k != u.gbad) memcpy(ws[n_ws++], names[k], 18);
-      uint64_t n_loop = ifgnet_loops((const char(*)[18])ws, n_ws, NULL, 0);
-      mem = n_loop * 16384 + 4 * ((80 * 20 + (uint64_t)n_ws * 80 + 63) & ~63ull) + (256 << 10) +
-            3 * ((uint64_t)u.n_ifg * 80 * 5 + 80 * 16 + 64) + 2048;
-    }
-    CHECK(ctx_init(&ctx, mem, runs[i].threads) == 0);
+    CHECK(ctx_init(&ctx, 64 << 20, runs[i].threads) == 0);
     char td[64];
     snprintf(td, sizeof td, "th/TS%d", i);
-    loop_params lp = {1.5, i == 2, NULL};
+    loop_params lp = {1.5, i == 2, NULL, runs[i].rows};
     loop_summary sum;
     CHECKF(run_11_12(&ctx, sd, check_path(td), &lp, &sum) == 0, "%s", ctx.msg);
     loop_summary_free(&sum);
@@ -479,7 +469,7 @@ static void test_threads_identical(void) {
   }
   /* run 2 used multi-prime: compare it with a 1-thread multi-prime run */
   CHECK(ctx_init(&ctx, 64 << 20, 1) == 0);
-  loop_params lp1 = {1.5, 1, NULL};
+  loop_params lp1 = {1.5, 1, NULL, 0};
   CHECKF(run_11_12(&ctx, sd, check_path("th/TS3"), &lp1, NULL) == 0, "%s", ctx.msg);
   ctx_free(&ctx);
   for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
@@ -498,26 +488,32 @@ static void test_threads_identical(void) {
   }
 }
 
+static float unw_wide(void *ud, uint32_t k, uint32_t x, uint32_t y) { return unw_hand(ud, k, x % 4, y); }
+
+/* Too small a budget fails before any output, naming what needs how much: the working set
+ * (two workers' scratch of 100000 x (5 + 20) bytes and one row of 100000 x 5 x 5 bytes, 7.5 MB)
+ * and, separately, the network figures (4.4 MB). */
 static void test_budget(void) {
-  syn_ud u;
-  char names[64][18];
-  const char *list[64];
   cbas_ctx ctx;
   CHECK(ctx_init(&ctx, 64 << 20, 1) == 0);
   const char *sd = check_path("bu/stack");
-  make_syn(&ctx, &u, sd, names, list);
+  CHECKF(tsfx_make_stack(&ctx, sd, IFG5, 5, 100000, 2, NULL, 0, unw_wide, cc_hand, NULL) == 0, "%s", ctx.msg);
   stack *s;
   CHECK(stack_open(&ctx, sd, &s) == 0);
   tsdir t;
   CHECK(tsdir_create(&ctx, &t, check_path("bu/TS"), sd) == 0);
-  qc_params qp = {0.3, 0.05};
+  qc_params qp = {0.3, 0.05, 0};
+  ctx.quiet = 1;
   CHECK(qc_run(&ctx, &t, s, &qp, NULL) == 0);
   ctx_free(&ctx);
-  /* ~25 loops need 400 KB of histograms, plus 256 KB of slack: more than 400 KB */
-  CHECK(ctx_init(&ctx, 400 << 10, 2) == 0);
-  loop_params lp = {1.5, 0, NULL};
+  CHECK(ctx_init(&ctx, 6 << 20, 2) == 0);
+  loop_params lp = {1.5, 0, NULL, 0};
   CHECK(loop_run(&ctx, &t, s, &lp, NULL) == CBAS_EBUDGET);
   CHECKF(strstr(ctx.msg, "cbas loop needs") != NULL, "%s", ctx.msg);
+  ctx_free(&ctx);
+  CHECK(ctx_init(&ctx, 3 << 20, 2) == 0);
+  CHECK(loop_run(&ctx, &t, s, &lp, NULL) == CBAS_EBUDGET);
+  CHECKF(strstr(ctx.msg, "cbas loop: network figures needs") != NULL, "%s", ctx.msg);
   CHECK(tsfx_slurp(check_path("bu/TS/info/12ref.txt")) == NULL);
   stack_close(s);
   ctx_free(&ctx);
