@@ -7,6 +7,7 @@
 #include "cbas/licsbas.h"
 #include "cbas/par.h"
 #include "cbas/plat.h"
+#include "cbas/xmedian.h"
 #include "cmds.h"
 #include <math.h>
 #include <stdio.h>
@@ -18,22 +19,15 @@
 #define PI_F ((float)LP_PI)                /* NumPy compares float32 arrays with float32(pi) */
 #define PI2_F ((float)(LP_PI * LP_PI))      /* ... and with float32(pi**2) */
 
-/* Radix selection levels over the 32-bit order key of a float32: bits [31:21], [20:10], [9:0]. */
-static const int SEL_SHIFT[3] = {21, 10, 0};
-static const int SEL_BITS[3] = {11, 11, 10};
-#define SEL_BINS 2048
-
 enum { LS_MED, LS_RMS, LS_DONE };
 
 typedef struct lp_loop {
   uint32_t k[3];          /* stack indices of ifg12, ifg23, ifg13 */
   uint32_t w[3];          /* working-set indices */
-  uint8_t state, stage, split;
+  uint8_t state;
   uint8_t in2, in3, in4, good;  /* used in pass 2 / 3 / 4; all three ifgs 12-good */
   int8_t bad1, bad3;      /* 1 bad, 0 good, -1 skipped */
-  uint64_t n_valid;       /* pixels with a loop phase */
-  uint32_t prefix[2];     /* known high bits of the lower / upper middle order statistic */
-  uint64_t rank[2];       /* their ranks within the prefix class */
+  xmed med;               /* the whole-image median of the loop phase; med.n = pixels with one */
   float c32, bias;        /* float32(2πn) and the multi-prime median */
   double ss;              /* running Σℓ² (pass 1, then pass 3) */
   uint64_t ns;
@@ -56,7 +50,7 @@ typedef struct lp_run {
   uint8_t *wflag;         /* LOOP_F_* per working-set ifg */
   uint32_t n_loop;
   lp_loop *L;
-  uint32_t *hist;         /* [n_loop][2][SEL_BINS] */
+  uint32_t *hist;         /* [n_loop][XMED_HIST_WORDS] */
   /* block */
   uint32_t rows, y0, ny;
   float *unw;             /* [rows][n_ifg][W] */
@@ -83,20 +77,6 @@ void loop_summary_free(loop_summary *s) {
   memset(s, 0, sizeof *s);
 }
 
-/* ---------------------------------------------------------------- float order keys */
-
-static uint32_t key_of(float f) {
-  uint32_t u;
-  memcpy(&u, &f, 4);
-  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
-}
-static float key_inv(uint32_t k) {
-  uint32_t u = (k & 0x80000000u) ? (k & 0x7fffffffu) : ~k;
-  float f;
-  memcpy(&f, &u, 4);
-  return f;
-}
-
 /* The loop phase of stack ifgs k12, k23, k13 at one pixel, as NumPy evaluates
  * unw12 + unw23 - unw13 on float32 arrays. */
 static inline float loop_phase(float u12, float u23, float u13) {
@@ -121,24 +101,12 @@ static int lp_item_pass1(void *ud, long j, int worker) {
   if (l->state == LS_DONE) return 0;
   uint32_t W = R->W;
   if (l->state == LS_MED) {
-    uint32_t *h0 = R->hist + (size_t)j * 2 * SEL_BINS, *h1 = h0 + SEL_BINS;
-    int s = l->stage;
-    uint32_t pshift = s ? (uint32_t)SEL_SHIFT[s - 1] : 0, shift = (uint32_t)SEL_SHIFT[s];
-    uint32_t mask = (1u << SEL_BITS[s]) - 1;
     for (uint32_t r = 0; r < R->ny; r++) {
       const float *u12, *u23, *u13;
       loop_rows(R, l, r, &u12, &u23, &u13);
       for (uint32_t x = 0; x < W; x++) {
         float v = loop_phase(u12[x], u23[x], u13[x]);
-        if (v != v) continue;
-        uint32_t key = key_of(v);
-        if (s == 0) {
-          h0[key >> shift]++;
-          continue;
-        }
-        uint32_t pre = key >> pshift, bin = (key >> shift) & mask;
-        if (pre == l->prefix[0]) h0[bin]++;
-        if (l->split && pre == l->prefix[1]) h1[bin]++;
+        if (v == v) xmed_add1(&l->med, v);
       }
     }
     return 0;
@@ -165,68 +133,38 @@ static int lp_item_pass1(void *ud, long j, int worker) {
   return 0;
 }
 
-/* Finds the bin of h holding rank *rank; leaves the rank within that bin in *rank. */
-static uint32_t select_bin(const uint32_t *h, uint32_t nb, uint64_t *rank) {
-  uint64_t cum = 0;
-  for (uint32_t b = 0; b < nb; b++) {
-    if (*rank < cum + h[b]) { *rank -= cum; return b; }
-    cum += h[b];
-  }
-  return nb - 1; /* not reached when counts are consistent */
-}
-
-/* Sets the loop's 2πn shift (and multi-prime bias) from its exact middle order statistics. */
+/* Sets the loop's 2πn shift (and multi-prime bias) from its exact middle order statistics:
+ * n = rint(nanmedian/2π) in double, ℓ −= float32(2πn); bias = nanmedian of the shifted ℓ,
+ * whose middle values are the shifted middle values (the float32 shift is monotone). */
 static void set_shift_exact(lp_loop *l, int multi_prime) {
-  float a = key_inv(l->prefix[0]), b = key_inv(l->prefix[1]);
-  int odd = l->n_valid & 1;
-  float med = odd ? a : (a + b) / 2.0f;
-  double nr = rint((double)med / (2.0 * LP_PI));
+  double nr = rint((double)xmed_median(&l->med) / (2.0 * LP_PI));
   l->c32 = (float)(nr * 2.0 * LP_PI);
   l->bias = 0;
   if (multi_prime) {
-    float a2 = a - l->c32, b2 = b - l->c32;
-    l->bias = odd ? a2 : (a2 + b2) / 2.0f;
+    float a2 = xmed_lo(&l->med) - l->c32, b2 = xmed_hi(&l->med) - l->c32;
+    l->bias = (l->med.n & 1) ? a2 : (a2 + b2) / 2.0f;
   }
 }
 
-/* After a histogram pass: narrows the two targets; decides the shift when it can. */
+/* After a counting pass: narrows the median; decides the shift when it can. */
 static void median_step(lp_run *R, long j) {
   lp_loop *l = &R->L[j];
-  uint32_t *h0 = R->hist + (size_t)j * 2 * SEL_BINS, *h1 = h0 + SEL_BINS;
-  int s = l->stage;
-  uint32_t nb = 1u << SEL_BITS[s];
-  if (s == 0) {
-    uint64_t n = 0;
-    for (uint32_t b = 0; b < nb; b++) n += h0[b];
-    l->n_valid = n;
-    if (n == 0) { /* all NaN: RMS = inf, no shift */
-      l->rms1 = INFINITY;
-      l->state = LS_DONE;
-      memset(h0, 0, 2 * SEL_BINS * sizeof *h0);
-      return;
-    }
-    l->rank[0] = (n - 1) / 2;
-    l->rank[1] = n / 2;
-    for (int t = 0; t < 2; t++) l->prefix[t] = select_bin(h0, nb, &l->rank[t]);
-  } else {
-    for (int t = 0; t < 2; t++) {
-      const uint32_t *h = (t == 1 && l->split) ? h1 : h0;
-      l->prefix[t] = (l->prefix[t] << SEL_BITS[s]) | select_bin(h, nb, &l->rank[t]);
-    }
+  xmed_next(&l->med);
+  if (l->med.n == 0) { /* all NaN: RMS = inf, no shift */
+    l->rms1 = INFINITY;
+    l->state = LS_DONE;
+    return;
   }
-  memset(h0, 0, 2 * SEL_BINS * sizeof *h0);
-  l->split = l->prefix[0] != l->prefix[1];
-  l->stage = (uint8_t)(s + 1);
-  if (s == 2) {
+  if (xmed_done(&l->med)) {
     set_shift_exact(l, R->p->multi_prime);
     l->state = LS_RMS;
     return;
   }
   if (R->p->multi_prime) return;
   /* Without multi-prime only rint(median/2π) matters: decided once it is the same at both
-   * ends of the value range still possible for the median (rint is monotone). */
-  uint32_t sh = (uint32_t)SEL_SHIFT[s];
-  float vlo = key_inv(l->prefix[0] << sh), vhi = key_inv((l->prefix[1] << sh) | ((1u << sh) - 1));
+   * ends of the interval still holding the two middle values (rint is monotone). */
+  float vlo, vhi;
+  xmed_bounds(&l->med, &vlo, &vhi);
   double nlo = rint((double)vlo / (2.0 * LP_PI)), nhi = rint((double)vhi / (2.0 * LP_PI));
   if (nlo == nhi) {
     l->c32 = (float)(nlo * 2.0 * LP_PI);
@@ -310,7 +248,7 @@ static int lp_item_pass2(void *ud, long r, int worker) {
     const lp_loop *l = &R->L[j];
     if (!l->in2) continue;
     const float *u12 = row + (size_t)l->k[0] * W, *u23 = row + (size_t)l->k[1] * W, *u13 = row + (size_t)l->k[2] * W;
-    int shift = l->n_valid > 0;
+    int shift = l->med.n > 0;
     for (uint32_t x = 0; x < W; x++) {
       float v = loop_phase(u12[x], u23[x], u13[x]);
       if (v != v) continue;
@@ -673,19 +611,20 @@ int loop_run(cbas_ctx *ctx, const tsdir *t, const stack *s, const loop_params *p
   /* Memory (see step_loop.h): histograms + per-worker scratch fixed; unw, cc, outputs per row. */
   int nt = ctx->n_threads < 1 ? 1 : ctx->n_threads;
   R.scr_stride = ((size_t)R.W * 20 + (size_t)R.n_ws * R.W + 63) & ~(size_t)63;
-  uint64_t hist_bytes = (uint64_t)R.n_loop * 2 * SEL_BINS * 4;
+  uint64_t hist_bytes = (uint64_t)R.n_loop * XMED_HIST_WORDS * 4;
   uint64_t fixed = hist_bytes + (uint64_t)nt * R.scr_stride;
   uint64_t per_row = (uint64_t)R.n_ifg * R.W * 5 + (uint64_t)R.W * 16 + sizeof(lp_ref);
   if (budget_require(ctx, TSDIR_NETWORK_PNG_BYTES, "cbas loop: network figures") ||
       tsdir_block_rows_max(ctx, m->length, fixed, per_row, p->block_rows, "cbas loop", &R.rows))
     goto done;
-  R.hist = budget_calloc(ctx, (size_t)R.n_loop * 2 * SEL_BINS, 4, "cbas loop: median histograms");
+  R.hist = budget_alloc(ctx, (size_t)R.n_loop * XMED_HIST_WORDS * 4, "cbas loop: median histograms");
   R.scr = budget_alloc(ctx, (size_t)nt * R.scr_stride, "cbas loop: worker scratch");
   R.unw = budget_alloc(ctx, (size_t)R.rows * R.n_ifg * R.W * 4, "cbas loop: unw block");
   R.cc = budget_alloc(ctx, (size_t)R.rows * R.n_ifg * R.W, "cbas loop: cc block");
   R.out = budget_alloc(ctx, (size_t)R.rows * R.W * 16, "cbas loop: output rows");
   R.rowref = budget_alloc(ctx, (size_t)R.rows * sizeof *R.rowref, "cbas loop: reference search");
   if (ctx->status) goto done;
+  for (uint32_t j = 0; j < R.n_loop; j++) xmed_init(&R.L[j].med, R.hist + (size_t)j * XMED_HIST_WORDS);
   ctx_info(ctx, "cbas loop: %u ifgs (of %u), %u loops, blocks of %u rows\n", R.n_ws, R.n_ifg, R.n_loop, R.rows);
 
   /* ---- pass 1: loops without reference */

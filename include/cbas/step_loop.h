@@ -8,9 +8,9 @@
  * blocks:
  *  1. per loop, loop phase ℓ = u12+u23−u13 (float32): n = rint(nanmedian(ℓ)/2π) over the whole
  *     image, ℓ −= float32(2πn); with multi_prime also ℓ −= nanmedian(ℓ); RMS = sqrt(nanmean ℓ²)
- *     (all-NaN loop: RMS = inf). The median is exact: a radix selection of the two middle
- *     order statistics over the float32 bit patterns (11+11+10 bits, one stack pass per level,
- *     fewer when every loop's 2πn is already decided), then one pass for the RMS sums.
+ *     (all-NaN loop: RMS = inf). The median is exact (xmedian.h: one stack pass per level of
+ *     its radix selection, three at most, fewer when every loop's 2πn is already decided),
+ *     then one pass for the RMS sums.
  *     Bad loop: RMS >= loop_thre; bad ifg = in a bad loop and in no good loop; plus
  *     --rm-ifg-list.
  *  2. per pixel, over loops without a bad ifg, the same shifted ℓ: count, Σℓ² and #(ℓ² > π²)
