@@ -12,4 +12,7 @@ int cmd_stack_dump(int argc, char **argv);
 int cmd_mask_ts(int argc, char **argv);
 int cmd_filter(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_ts(int argc, char **argv);
+int cmd_vel(int argc, char **argv);
+int cmd_decompose(int argc, char **argv);
 #endif

@@ -19,6 +19,9 @@ static const command commands[] = {
     {"mask-ts", cmd_mask_ts, "LiCSBAS step 15: noise-index mask of the time series"},
     {"filter", cmd_filter, "LiCSBAS step 16: spatio-temporal filter, deramp, stable reference"},
     {"synth", cmd_synth, "write a synthetic LiCSAR frame (GEOC layout) with known truth"},
+    {"vel", cmd_vel, "velocity over a date range, annual sinusoid, vstd (LiCSBAS cum2vel)"},
+    {"decompose", cmd_decompose, "ascending + descending LOS velocities to east-west and vertical (decomposeLOS)"},
+    {"ts", cmd_ts, "time series at a point (nearest pixel), referenced, as text or CSV (cum2tstxt)"},
     {"version", NULL, "print the version"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
