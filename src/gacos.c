@@ -15,6 +15,7 @@
  *     of the window, normalised by the sum of the weights used; unset pixels stay 0.
  * Written from the GDAL sources' behaviour, not copied. */
 #include "cbas/gacos.h"
+#include "cbas/budget.h"
 #include "cbas/gtiff.h"
 #include "cbas/plat.h"
 #include <math.h>
@@ -357,21 +358,22 @@ int gacos_sltd(cbas_ctx *ctx, const char *dir, const char *date, const gacos_gri
   w.dgt[0] = lonw; w.dgt[1] = (lone - lonw) / g->width; w.dgt[2] = 0;
   w.dgt[3] = latn; w.dgt[4] = 0; w.dgt[5] = -((latn - lats) / g->length);
   plan_window(&w, &s);
-  s.v = malloc((size_t)(s.nx ? s.nx : 1) * (s.ny ? s.ny : 1) * sizeof *s.v);
+  s.v = budget_alloc(ctx, (size_t)(s.nx ? s.nx : 1) * (s.ny ? s.ny : 1) * sizeof *s.v, "GACOS source window");
   lb_range uw = gacos_u_window(g, win);
   size_t uw_w = uw.x1 - uw.x0, uw_n = uw_w * (uw.y1 - uw.y0);
-  float *sl = malloc(uw_n * sizeof *sl);
+  float *sl = s.v ? budget_alloc(ctx, uw_n * sizeof *sl, "GACOS delays on the area") : NULL;
   if (!s.v || !sl) {
-    free(s.v); free(sl); gt_close(ctx, rd);
-    return ctx_fail(ctx, CBAS_ENOMEM, "%s: out of memory for the GACOS window", path);
+    budget_free(ctx, s.v);
+    gt_close(ctx, rd);
+    return ctx->status;
   }
   int rc = 0;
   if (s.nx && s.ny)
     rc = is_tif ? gt_read(ctx, rd, 0, s.x0, s.y0, s.nx, s.ny, GT_F32, s.v, s.nx) : read_raw_window(ctx, path, &s);
   gt_close(ctx, rd);
-  if (rc) { free(s.v); free(sl); return ctx->status; }
+  if (rc) { budget_free(ctx, s.v); budget_free(ctx, sl); return ctx->status; }
   warp_window(&w, &s, uw, sl);
-  free(s.v);
+  budget_free(ctx, s.v);
   /* zenith (m) -> slant (rad), float32 as NumPy: ztd / U * float32(4 pi / lambda) */
   if (!is_sltd) {
     const float coef = (float)(4 * 3.141592653589793 / wavelength_m); /* 4*np.pi/wavelength */
@@ -384,7 +386,7 @@ int gacos_sltd(cbas_ctx *ctx, const char *dir, const char *date, const gacos_gri
       float v = sl[(size_t)(y - uw.y0) * uw_w + (x - uw.x0)];
       if (v != 0.0f && v == v) { any = 1; break; }
     }
-  if (!any) { free(sl); return 0; }
+  if (!any) { budget_free(ctx, sl); return 0; }
   /* --fillhole: exact zeros take the float32 mean of their non-zero 8 neighbours (NaN counts
    * as non-zero); the frame is padded with zeros; neighbour order as LiCSBAS's list */
   uint32_t ww = win.x1 - win.x0;
@@ -407,7 +409,7 @@ int gacos_sltd(cbas_ctx *ctx, const char *dir, const char *date, const gacos_gri
       }
       out[(size_t)(y - win.y0) * ww + (x - win.x0)] = v;
     }
-  free(sl);
+  budget_free(ctx, sl);
   *available = 1;
   return 0;
 }

@@ -614,13 +614,13 @@ static int gacos_one(void *ud, long item, int worker) {
   run *r = j->r;
   (void)worker;
   size_t n = (size_t)r->nx * r->ny;
-  float *out = malloc(n * sizeof *out);
-  if (!out) return ctx_fail(r->ctx, CBAS_ENOMEM, "out of memory for GACOS delays");
+  float *out = budget_alloc(r->ctx, n * sizeof *out, "prep: GACOS delays of one date on the area");
+  if (!out) return r->ctx->status;
   cbas_ctx c;
   child_ctx(r->ctx, &c);
   int avail = 0;
   if (gacos_sltd(&c, r->p->gacos_dir, r->date[item], &j->g, r->clip, j->u, j->wavelength, r->p->fillhole, out, &avail)) {
-    free(out);
+    budget_free(r->ctx, out);
     if (fatal_status(c.status)) return ctx_fail(r->ctx, c.status, "%s", c.msg);
     ctx_info(r->ctx, "cbas prep: GACOS for %s unusable: %s\n", r->date[item], c.msg);
     return 0;
@@ -633,10 +633,10 @@ static int gacos_one(void *ud, long item, int worker) {
       e = plat_pwrite(fd, out, n * sizeof *out, 0);
       plat_close(fd);
     }
-    if (e) { free(out); return ctx_fail(r->ctx, CBAS_EIO, "%s: cannot write: %s", path, plat_strerror(e)); }
+    if (e) { budget_free(r->ctx, out); return ctx_fail(r->ctx, CBAS_EIO, "%s: cannot write: %s", path, plat_strerror(e)); }
     r->date_ok[item] = 1;
   }
-  free(out);
+  budget_free(r->ctx, out);
   return 0;
 }
 
@@ -647,8 +647,8 @@ static int read_u_window(run *r, lb_range w, float *u) {
   gt_reader *g;
   if (gt_open(&c, r->layer[L_U].path, &g)) return ctx_fail(r->ctx, c.status, "%s", c.msg);
   uint32_t n = (uint32_t)r->n, ww = w.x1 - w.x0, sw = ww * n;
-  float *in = malloc((size_t)sw * n * sizeof *in);
-  if (!in) { gt_close(&c, g); return ctx_fail(r->ctx, CBAS_ENOMEM, "out of memory reading U"); }
+  float *in = budget_alloc(r->ctx, (size_t)sw * n * sizeof *in, "prep: U rows for GACOS");
+  if (!in) { gt_close(&c, g); return r->ctx->status; }
   for (uint32_t y = w.y0; y < w.y1 && !c.status; y++) {
     if (gt_read(&c, g, 0, w.x0 * n, y * n, sw, n, GT_F32, in, sw)) break;
     float *o = u + (size_t)(y - w.y0) * ww;
@@ -657,7 +657,7 @@ static int read_u_window(run *r, lb_range w, float *u) {
     if (n == 1) memcpy(o, in, (size_t)ww * sizeof *o);
     else lb_multilook_row(in, sw, ww, (int)n, r->Wm == 1, o);
   }
-  free(in);
+  budget_free(r->ctx, in);
   gt_close(&c, g);
   if (c.status) return ctx_fail(r->ctx, c.status, "%s", c.msg);
   return 0;
@@ -696,11 +696,11 @@ static int prepare_gacos(run *r) {
   gacos_job j = {r, {r->Wm, r->Lm, r->gt[3] + r->gt[5] / 2, r->gt[0] + r->gt[1] / 2, r->gt[5] * r->n, r->gt[1] * r->n},
                  {0, 0, 0, 0}, NULL, 299792458.0 / p->freq_hz};
   j.uwin = gacos_u_window(&j.g, r->clip);
-  j.u = malloc((size_t)(j.uwin.x1 - j.uwin.x0) * (j.uwin.y1 - j.uwin.y0) * sizeof *j.u);
-  if (!j.u) return ctx_fail(r->ctx, CBAS_ENOMEM, "out of memory reading U");
-  if (read_u_window(r, j.uwin, j.u)) { free(j.u); return r->ctx->status; }
+  j.u = budget_alloc(r->ctx, (size_t)(j.uwin.x1 - j.uwin.x0) * (j.uwin.y1 - j.uwin.y0) * sizeof *j.u, "prep: U on the area");
+  if (!j.u) return r->ctx->status;
+  if (read_u_window(r, j.uwin, j.u)) { budget_free(r->ctx, j.u); return r->ctx->status; }
   par_for(r->ctx, r->n_date, gacos_one, &j);
-  free(j.u);
+  budget_free(r->ctx, j.u);
   if (r->ctx->status) return r->ctx->status;
   for (uint32_t i = 0; i < r->n_ifg; i++) {
     ifg_rec *f = &r->ifg[i];
@@ -1134,11 +1134,32 @@ static void abort_outputs(run *r, stack_meta *m) {
   stack_meta_free(m);
 }
 
-int prep_run(cbas_ctx *ctx, const prep_params *p, prep_report *rep) {
+/* dst = path without trailing slashes ("/" stays). */
+static int strip_slashes(cbas_ctx *ctx, const char *opt, const char *path, char *dst, size_t cap) {
+  size_t n = strlen(path);
+  while (n > 1 && path[n - 1] == '/') n--;
+  if (n + 64 >= cap) return ctx_fail(ctx, CBAS_EUSAGE, "%s %s: path too long", opt, path);
+  memcpy(dst, path, n);
+  dst[n] = 0;
+  return 0;
+}
+
+int prep_run(cbas_ctx *ctx, const prep_params *params, prep_report *rep) {
   prep_report dummy;
   if (!rep) rep = &dummy;
   memset(rep, 0, sizeof *rep);
-  if (validate_params(ctx, p)) return ctx->status;
+  if (validate_params(ctx, params)) return ctx->status;
+  /* "STACKDIR/" names the same directory; its temporaries are siblings "STACKDIR.tmp<pid>" */
+  char out[1024], lbd[1024];
+  prep_params q = *params;
+  const prep_params *p = &q;
+  if (strip_slashes(ctx, "--out", params->out_dir, out, sizeof out)) return ctx->status;
+  q.out_dir = out;
+  if (params->licsbas_dir) {
+    if (strip_slashes(ctx, "--licsbas-layout", params->licsbas_dir, lbd, sizeof lbd)) return ctx->status;
+    q.licsbas_dir = lbd;
+    if (!strcmp(out, lbd)) return ctx_fail(ctx, CBAS_EUSAGE, "--licsbas-layout must differ from --out");
+  }
   plat_stat st;
   plat_stat_path(p->geoc_dir, &st);
   if (!st.is_dir) return ctx_fail(ctx, CBAS_EUSAGE, "--geoc %s: no such directory", p->geoc_dir);

@@ -13,8 +13,8 @@
  * Only the requested window (plus a one-pixel margin for fillhole) is computed, and only the
  * source rows/columns its kernel touches are read.
  *
- * Memory: malloc of the source window (rows x columns of the GACOS grid under the window, plus
- * the kernel margin) and of the window; not budgeted (GACOS grids are ~1 km, a few MB at most).
+ * Memory (ctx's budget): the source window GDAL would read (GACOS cells under the frame plus the
+ * kernel margin, 4 bytes each) and the delays on the window grown by one pixel (4 bytes each).
  * Thread-safe: different calls may run concurrently.
  */
 #ifndef CBAS_GACOS_H
