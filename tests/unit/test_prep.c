@@ -11,6 +11,7 @@
 #include "cbas/licsbas.h"
 #include "cbas/plat.h"
 #include "cbas/prep.h"
+#include "cbas/progress.h"
 #include "cbas/stack.h"
 #include <math.h>
 #include <stdio.h>
@@ -672,7 +673,20 @@ static void test_prep_budget(void) {
   ctx_free(&ctx);
 }
 
+/* Without a terminal (ctx.progress = 0) no bar exists and the calls are no-ops. */
+static void test_progress_silent(void) {
+  cbas_ctx ctx;
+  CHECK(ctx_init(&ctx, 1 << 20, 1) == 0);
+  ctx.progress = 0;
+  progress *p = progress_start(&ctx, "x", 10);
+  CHECK(p == NULL);
+  progress_add(p, 3);
+  progress_end(p);
+  ctx_free(&ctx);
+}
+
 int main(void) {
+  RUN(test_progress_silent);
   RUN(test_ifg_names);
   RUN(test_read_range);
   RUN(test_read_range_geo);
