@@ -23,9 +23,10 @@
  * group the frame is walked in blocks of B rows: the static rows, then every epoch the group
  * needs (one float row each), then one job per output file (par_for; deflate runs there).
  * Memory (from --mem): B rows × (33·W static + 4·W·n_epochs_of_group + [group 0] 4·W·n_epoch
- * truth) + per thread (4·W scratch + 5·W·B) + per open writer one strip plus libtiff's deflate
- * state (~300 KiB, outside the budget but planned within --mem). B and G are the largest that
- * fit; the run fails early with "needs N MB" when even B = 1, G = 1 does not.
+ * truth) + per thread (4·W scratch + 5·W·B) + per open writer three strips plus libtiff's
+ * deflate state and handle (~280 KiB, outside the budget but planned within --mem; see
+ * plan_bytes). B and G are the largest that fit; the run fails early with "needs N MB" when
+ * even B = 1, G = 1 does not.
  */
 #include "cbas/afile.h"
 #include "cbas/budget.h"
@@ -33,6 +34,7 @@
 #include "cbas/gtiff.h"
 #include "cbas/par.h"
 #include "cbas/plat.h"
+#include "cbas/progress.h"
 #include "cbas/synth.h"
 #include "cmds.h"
 #include <limits.h>
@@ -42,7 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define WRITER_LIBTIFF_BYTES (300u << 10) /* zlib deflate state (256 KiB) + libtiff handle */
+#define WRITER_LIBTIFF_BYTES (280u << 10) /* zlib deflate state (262 KiB) + TIFF handle, raw buffer */
 #define MAX_GROUP 240                      /* ifgs per pass: 2 open files each */
 #define MAX_BLOCK_ROWS 32
 #define DEFAULT_ZLEVEL 1
@@ -73,6 +75,7 @@ typedef struct run {
   gt_writer **iw;       /* [2*(k - k_lo) + 0/1] = unw / cc */
   int k_lo, k_hi, with_fixed;
   double hgt_sum;
+  progress *bar;        /* one step per block of rows per pass; NULL without a terminal */
 } run;
 
 /* ---- planning ------------------------------------------------------------------------- */
@@ -97,7 +100,10 @@ static int max_group_epochs(const synth_model *m, int G) {
   return mx;
 }
 
-/* Bytes a pass with blocks of B rows and groups of G ifgs needs (budget + libtiff). */
+/* Bytes a pass with blocks of B rows and groups of G ifgs needs: our buffers (budget) plus,
+ * per open writer, libtiff's share outside the budget — zlib's deflate state (256 KiB for
+ * windowBits 15, memLevel 8), the TIFF handle and its raw-strip buffer (>= 8 KiB) — and three
+ * strips (ours, libtiff's encoded copy, the predictor's temporaries). */
 static uint64_t plan_bytes(const run *r, uint32_t B, int G) {
   const synth_model *m = r->m;
   uint64_t W = r->W, hdr = 64, ne = (uint64_t)m->n_epoch;
@@ -105,9 +111,9 @@ static uint64_t plan_bytes(const run *r, uint32_t B, int G) {
   uint64_t workers = (uint64_t)r->nt * (synth_scratch_floats(m) * 4 + B * W * 5 + 4 * hdr) + 3 * hdr;
   uint64_t truth = (ne + 1) * B * W * 4 + 2 * hdr;
   uint64_t epochs = (uint64_t)max_group_epochs(m, G) * B * W * 4 + hdr;
-  uint64_t wr = WRITER_LIBTIFF_BYTES + 2048 + 3 * hdr;
-  uint64_t fixed = N_FIXED * wr + ne * W * 4 + 7 * (W * 4 + 8192);
-  uint64_t ifgs = (uint64_t)G * (2 * wr + W * 5 + 8 * sizeof(void *));
+  uint64_t small = W * 4 < 8192 ? 8192 : W * 4; /* strip of the GDAL-default truth rasters */
+  uint64_t fixed = N_FIXED * WRITER_LIBTIFF_BYTES + 3 * (4 * W * 4 + 3 * small + ne * W * 4) + ne * 16;
+  uint64_t ifgs = (uint64_t)G * (2 * WRITER_LIBTIFF_BYTES + 3 * (W * 4 + W) + 2 * sizeof(void *));
   return rows + workers + truth + epochs + fixed + ifgs + (1u << 16);
 }
 
@@ -115,11 +121,14 @@ static int plan(run *r) {
   uint64_t avail = budget_avail(r->ctx);
   uint32_t B = r->L < MAX_BLOCK_ROWS ? r->L : MAX_BLOCK_ROWS;
   int G = r->m->n_ifg < MAX_GROUP ? r->m->n_ifg : MAX_GROUP;
+  /* shrink in this order: rows per block down to 8, ifgs per pass down to 16, rows per block
+   * down to 1, ifgs per pass down to 1 */
   for (;;) {
     if (plan_bytes(r, B, G) <= avail) break;
     if (B > 8) B /= 2;
-    else if (G > 1) G = (G + 1) / 2;
+    else if (G > 16) G = (G + 1) / 2;
     else if (B > 1) B /= 2;
+    else if (G > 1) G = (G + 1) / 2;
     else
       return ctx_fail(r->ctx, CBAS_EBUDGET, "synth of a %u-pixel-wide frame with %d epochs needs %.1f MB, budget is %.1f MB (%.1f MB available); raise --mem",
                       r->W, r->m->n_epoch, plan_bytes(r, 1, 1) / 1048576.0, r->ctx->budget->limit / 1048576.0, avail / 1048576.0);
@@ -446,6 +455,7 @@ static int run_group(run *r, int k_lo, int k_hi, int with_fixed) {
       abort_group(r);
       return ctx->status ? ctx->status : CBAS_EINTERNAL;
     }
+    progress_add(r->bar, 1);
   }
   return commit_group(r);
 }
@@ -553,16 +563,20 @@ static int synth_main(cbas_ctx *ctx, const char *out, const synth_params *p, int
   if (!s.buf || plan(&r) || alloc_buffers(&r)) goto done;
   if (write_baselines(&r, &s) || write_truth_text(&r, &s)) goto done;
   int n_groups = 0;
+  r.bar = progress_start(ctx, "synth", (uint64_t)((m.n_ifg + r.G - 1) / r.G) * ((r.L + r.B - 1) / r.B));
   for (int k = 0; k < m.n_ifg || k == 0; k += r.G) {
     int k_hi = k + r.G < m.n_ifg ? k + r.G : m.n_ifg;
     if (run_group(&r, k, k_hi, k == 0)) goto done;
     n_groups++;
     if (k == 0 && write_metadata(&r, &s)) goto done;
   }
+  progress_end(r.bar);
+  r.bar = NULL;
   ctx_info(ctx, "synth: %s: %d epochs, %d interferograms, %u x %u px, in %.1f s (%d pass%s of %u-row blocks, memory peak %.1f MB of %.1f MB)\n",
            out, m.n_epoch, m.n_ifg, r.W, r.L, plat_now() - t0, n_groups, n_groups > 1 ? "es" : "", r.B,
            ctx->budget->peak / 1048576.0, ctx->budget->limit / 1048576.0);
 done:
+  progress_end(r.bar);
   budget_free(ctx, s.buf);
   free_buffers(&r);
   synth_model_free(ctx, &m);
