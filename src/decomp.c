@@ -94,6 +94,7 @@ typedef struct ginput {
 
 static int src_open(cbas_ctx *ctx, wsrc *w, const char *path) {
   w->name = path;
+  if (!tools_file_exists(path)) return ctx_fail(ctx, CBAS_EUSAGE, "%s: no such file", path);
   if (gt_open(ctx, path, &w->r)) return ctx->status;
   const gt_info *in = gt_get_info(w->r);
   if (!in->geo.has_gt || in->geo.gt[2] != 0 || in->geo.gt[4] != 0 || !(in->geo.gt[1] > 0) || !(in->geo.gt[5] < 0))

@@ -106,6 +106,7 @@ int tools_cum_open(cbas_ctx *ctx, const char *ts_dir, const char *file, int whic
     if (strlen(pick) >= sizeof c->path) return ctx_fail(ctx, CBAS_EUSAGE, "%s: path too long", ts_dir);
     memcpy(c->path, pick, strlen(pick) + 1);
   }
+  if (!tools_file_exists(c->path)) return ctx_fail(ctx, CBAS_EUSAGE, "%s: no such file", c->path);
   c->filtered = !strncmp(base_of(c->path), "cum_filt", 8);
   if (gt_open(ctx, c->path, &c->r)) return ctx->status;
   const gt_info *in = gt_get_info(c->r);
@@ -219,7 +220,10 @@ int tools_mask_open(cbas_ctx *ctx, const tools_cum *c, int use_mask, const char 
   *out = NULL;
   if (use_mask && mask_file) return ctx_fail(ctx, CBAS_EUSAGE, "give --mask or --mask-file FILE, not both");
   if (!use_mask && !mask_file) return 0;
-  if (mask_file) snprintf(path, sizeof path, "%s", mask_file);
+  if (mask_file) {
+    snprintf(path, sizeof path, "%s", mask_file);
+    if (!tools_file_exists(path)) return ctx_fail(ctx, CBAS_EUSAGE, "--mask-file %s: no such file", mask_file);
+  }
   else {
     if (!c->tsdir[0]) return ctx_fail(ctx, CBAS_EUSAGE, "--mask: %s is not in a TSDIR: use --mask-file FILE", c->path);
     if (tools_ts_file(ctx, c, "results", "mask.tif", path, sizeof path)) return ctx->status;
