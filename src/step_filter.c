@@ -121,12 +121,12 @@ typedef struct fctx {
   float min_ngap;
   fstore st;
   float *med;                 /* [n] */
-  /* per-worker scratch: w floats x 6 + w doubles x 4 */
+  /* per-worker scratch: w floats x 7 (0 data/fit, 1 hp, 2-4 temporal, 5 v, 6 out) + w doubles x 4 */
   float *wf;
   double *wd;
 } fctx;
 
-static float *wk_f(const fctx *f, int worker, int k) { return f->wf + ((size_t)worker * 6 + (size_t)k) * f->w; }
+static float *wk_f(const fctx *f, int worker, int k) { return f->wf + ((size_t)worker * 7 + (size_t)k) * f->w; }
 static double *wk_d(const fctx *f, int worker, int k) { return f->wd + ((size_t)worker * 4 + (size_t)k) * f->w; }
 
 static int in_est_area(const fctx *f, uint32_t x, uint32_t y) {
@@ -231,13 +231,16 @@ done:
 
 /* ---------------------------------------------------------------- pass 1: filter sweeps */
 
+/* One filtered epoch of a sweep. Its memory is one region of the sweep slab (chan_region):
+ * [filter ring | cum ring | pass-1 histogram] while filtering, then pass 2's low histograms
+ * (the histogram is no longer needed once tsfilt_median_mid has read it). */
 typedef struct chan {
   tsfilt_sconv sc;
-  void *sc_mem;
   float *ring;        /* [n_slot][w]: deramped cum rows awaiting output */
   uint32_t y_next;
   tsfilt_median med;
-  void *hist;
+  int none;           /* no valid value: median NaN */
+  char *region;
 } chan;
 
 typedef struct sweep {
@@ -277,7 +280,7 @@ static int sweep_chan(void *ud, long c, int worker) {
   int e = s->e0 + (int)c, ne = s->jhi - s->jlo;
   chan *ch = &s->ch[c];
   uint32_t w = f->w;
-  float *hp = wk_f(f, worker, 1), *tsc = wk_f(f, worker, 2), *v = wk_f(f, worker, 4), *out = wk_f(f, worker, 5);
+  float *hp = wk_f(f, worker, 1), *tsc = wk_f(f, worker, 2), *v = wk_f(f, worker, 5), *out = wk_f(f, worker, 6);
   double *scr = wk_d(f, worker, 0), *S = wk_d(f, worker, 2);
   for (uint32_t r = 0; r < s->ny; r++) {
     uint32_t y = s->y0 + r;
@@ -320,89 +323,73 @@ static int median_pass2_chan(void *ud, long k, int worker) {
   return 0;
 }
 
-/* Medians of epochs [e0, e1) (their pass-1 histograms are complete): pass 2 over the store in
- * groups whose low histograms fit the budget. Frees the histograms. */
-static int sweep_medians(fctx *f, chan *ch, int e0, int e1) {
+/* Bytes of one channel's region (see chan): max(filter ring + cum ring + histogram, the two
+ * low histograms of pass 2), 64-byte aligned pieces. */
+static size_t chan_region(const fctx *f) {
+  size_t filt = 0;
+  if (f->spatial)
+    filt = (tsfilt_sconv_bytes(f->w, f->l, f->half) + 63) / 64 * 64 + ((size_t)f->n_slot * f->w * 4 + 63) / 64 * 64;
+  filt += tsfilt_median_bytes();
+  size_t lo = tsfilt_median_lo_bytes();
+  return filt > lo ? filt : lo;
+}
+
+static void chan_setup(fctx *f, chan *c, char *region) {
+  memset(c, 0, sizeof *c);
+  c->region = region;
+  char *p = region;
+  if (f->spatial) {
+    tsfilt_sconv_init(&c->sc, f->w, f->l, f->half, f->kx, f->ky, p);
+    p += (tsfilt_sconv_bytes(f->w, f->l, f->half) + 63) / 64 * 64;
+    c->ring = (float *)p;
+    p += ((size_t)f->n_slot * f->w * 4 + 63) / 64 * 64;
+  }
+  tsfilt_median_init(&c->med, p);
+}
+
+/* Medians of the sweep's epochs [e0, e1) once their pass-1 histograms are complete: pass 2
+ * over the stored rows (read into buf: rows x (e1-e0) x w floats). */
+static int sweep_medians(fctx *f, chan *ch, int e0, int e1, float *buf, uint32_t rows) {
   cbas_ctx *ctx = f->ctx;
   int ne = e1 - e0;
-  if (ne < 1) return 0;
-  int *none = calloc((size_t)ne, sizeof *none);
-  if (!none) return ctx_fail(ctx, CBAS_ENOMEM, "out of memory");
   for (int k = 0; k < ne; k++) {
-    none[k] = tsfilt_median_mid(&ch[k].med);
-    budget_free(ctx, ch[k].hist);
-    ch[k].hist = NULL;
+    ch[k].none = tsfilt_median_mid(&ch[k].med);
+    tsfilt_median_pass2_begin(&ch[k].med, ch[k].region);
   }
-  int g0 = 0;
-  while (g0 < ne && !ctx->status) {
-    /* group size from the budget: low histograms + at least 1 row of the group's epochs */
-    uint64_t per_epoch = tsfilt_median_lo_bytes() + 64 + (uint64_t)f->w * 4;
-    uint64_t avail = budget_avail(ctx);
-    int g = (int)(avail > (256u << 10) ? (avail - (256u << 10)) / per_epoch : 0);
-    if (g > ne - g0) g = ne - g0;
-    if (g < 1) {
-      budget_require(ctx, per_epoch + (256u << 10), "cbas filter: median of one epoch");
-      break;
-    }
-    void *lo = budget_alloc(ctx, (size_t)g * tsfilt_median_lo_bytes(), "cbas filter: median histograms");
-    if (!lo) break;
-    for (int k = 0; k < g; k++) tsfilt_median_pass2_begin(&ch[g0 + k].med, (char *)lo + (size_t)k * tsfilt_median_lo_bytes());
-    uint32_t rows;
-    float *buf = NULL;
-    if (!tsdir_block_rows(ctx, f->l, 0, (uint64_t)g * f->w * 4, "cbas filter: median rows", &rows)) {
-      if (rows > 256) rows = 256;
-      buf = budget_alloc(ctx, (size_t)rows * (size_t)g * f->w * 4, "cbas filter: median rows");
-    }
-    mblk2 b = {f, e0 + g0, g, 0, buf, ch + g0};
-    for (uint32_t y0 = 0; buf && y0 < f->l && !ctx->status; y0 += rows) {
-      b.ny = f->l - y0 < rows ? f->l - y0 : rows;
-      if (store_get(ctx, &f->st, y0, b.ny, e0 + g0, g, buf)) break;
-      par_for(ctx, g, median_pass2_chan, &b);
-    }
-    for (int k = 0; k < g; k++) f->med[e0 + g0 + k] = none[g0 + k] ? NAN : tsfilt_median_result(&ch[g0 + k].med);
-    budget_free(ctx, buf);
-    budget_free(ctx, lo);
-    g0 += g;
+  mblk2 b = {f, e0, ne, 0, buf, ch};
+  for (uint32_t y0 = 0; y0 < f->l; y0 += rows) {
+    b.ny = f->l - y0 < rows ? f->l - y0 : rows;
+    if (store_get(ctx, &f->st, y0, b.ny, e0, ne, buf) || par_for(ctx, ne, median_pass2_chan, &b)) return ctx->status;
   }
-  free(none);
-  return ctx->status;
-}
-
-static void chans_free(cbas_ctx *ctx, chan *ch, int n) {
-  for (int k = 0; ch && k < n; k++) {
-    budget_free(ctx, ch[k].sc_mem);
-    budget_free(ctx, ch[k].ring);
-    budget_free(ctx, ch[k].hist);
-    ch[k].sc_mem = ch[k].ring = ch[k].hist = NULL;
-  }
-}
-
-/* Memory of one filtered epoch during a sweep. */
-static uint64_t chan_bytes(const fctx *f) {
-  uint64_t b = tsfilt_median_bytes() + 3 * 64;
-  if (f->spatial) b += tsfilt_sconv_bytes(f->w, f->l, f->half) + (uint64_t)f->n_slot * f->w * 4;
-  return b;
+  for (int k = 0; k < ne; k++) f->med[e0 + k] = ch[k].none ? NAN : tsfilt_median_result(&ch[k].med);
+  return 0;
 }
 
 static int filter_sweeps(fctx *f, int *n_sweep) {
   cbas_ctx *ctx = f->ctx;
   uint32_t w = f->w;
-  /* input block: rows of every epoch (upper bound of a window) + mask + hgt */
-  uint64_t in_row = (uint64_t)w * 4 * ((uint64_t)f->n + 2) + 3 * 64;
-  uint64_t per_chan = chan_bytes(f);
-  if (budget_require(ctx, per_chan + in_row + (256u << 10), "cbas filter: one epoch's filter ring")) return ctx->status;
-  uint64_t avail = budget_avail(ctx) - (256u << 10);
+  /* Memory: the input block (rows of every epoch, an upper bound of the windows, + mask +
+   * hgt) and g channel regions; both allocated once and reused by every sweep. */
+  uint64_t in_row = (uint64_t)w * 4 * ((uint64_t)f->n + 2);
+  uint64_t per_chan = chan_region(f) + sizeof(chan);
+  uint64_t slack = 512u << 10;
+  if (budget_require(ctx, per_chan + in_row + slack, "cbas filter: one epoch's filter ring")) return ctx->status;
+  uint64_t avail = budget_avail(ctx) - slack;
   uint32_t rows = (uint32_t)((avail / 4) / in_row);
   if (rows > 32) rows = 32;
   if (rows > f->l) rows = f->l;
   if (rows < 1) rows = 1;
-  uint64_t left = avail - (uint64_t)rows * in_row;
-  int g = (int)(left / (per_chan + sizeof(chan)));
+  /* at most a quarter of the budget for the rings: more epochs per sweep save only re-reading
+   * the input, and the rings are touched page by page */
+  uint64_t ring_cap = (avail - (uint64_t)rows * in_row);
+  if (ring_cap > ctx->budget->limit / 4) ring_cap = ctx->budget->limit / 4;
+  int g = (int)(ring_cap / per_chan);
   if (g > f->n) g = f->n;
   if (g < 1) g = 1;
   float *in = budget_alloc(ctx, (size_t)rows * w * 4 * (size_t)f->n, "cbas filter: input rows");
   float *mask = budget_alloc(ctx, (size_t)rows * w * 4, "cbas filter: mask rows");
   float *hgt = f->hgt ? budget_alloc(ctx, (size_t)rows * w * 4, "cbas filter: hgt rows") : NULL;
+  char *slab = budget_alloc(ctx, (size_t)g * chan_region(f), "cbas filter: filter rings");
   chan *ch = calloc((size_t)g, sizeof *ch);
   if (!ch) ctx_fail(ctx, CBAS_ENOMEM, "out of memory");
   *n_sweep = 0;
@@ -418,18 +405,7 @@ static int filter_sweeps(fctx *f, int *n_sweep) {
       }
     }
     (*n_sweep)++;
-    for (int k = 0; k < e1 - e0; k++) {
-      chan *c = &ch[k];
-      memset(c, 0, sizeof *c);
-      c->hist = budget_alloc(ctx, tsfilt_median_bytes(), "cbas filter: median histogram");
-      if (f->spatial) {
-        c->sc_mem = budget_alloc(ctx, tsfilt_sconv_bytes(w, f->l, f->half), "cbas filter: filter ring");
-        c->ring = budget_alloc(ctx, (size_t)f->n_slot * w * 4, "cbas filter: cum ring");
-      }
-      if (ctx->status) break;
-      tsfilt_median_init(&c->med, c->hist);
-      if (f->spatial) tsfilt_sconv_init(&c->sc, w, f->l, f->half, f->kx, f->ky, c->sc_mem);
-    }
+    for (int k = 0; k < e1 - e0; k++) chan_setup(f, &ch[k], slab + (size_t)k * chan_region(f));
     for (uint32_t y0 = 0; y0 < f->l && !ctx->status; y0 += rows) {
       s.y0 = y0;
       s.ny = f->l - y0 < rows ? f->l - y0 : rows;
@@ -439,16 +415,14 @@ static int filter_sweeps(fctx *f, int *n_sweep) {
       if (f->deramp && par_for(ctx, s.jhi - s.jlo, sweep_deramp, &s)) break;
       par_for(ctx, e1 - e0, sweep_chan, &s);
     }
-    for (int k = 0; k < e1 - e0 && !ctx->status; k++) {
-      if (f->spatial && ch[k].y_next != f->l) ctx_fail(ctx, CBAS_EINTERNAL, "cbas filter: epoch %d: %u of %u rows out", e0 + k, ch[k].y_next, f->l);
-      budget_free(ctx, ch[k].sc_mem);
-      budget_free(ctx, ch[k].ring);
-      ch[k].sc_mem = ch[k].ring = NULL;
-    }
-    if (!ctx->status) sweep_medians(f, ch, e0, e1);
-    chans_free(ctx, ch, e1 - e0);
+    for (int k = 0; k < e1 - e0 && !ctx->status; k++)
+      if (f->spatial && ch[k].y_next != f->l)
+        ctx_fail(ctx, CBAS_EINTERNAL, "cbas filter: epoch %d: %u of %u rows out", e0 + k, ch[k].y_next, f->l);
+    /* pass 2 of the medians reads the stored rows into the input buffer (rows x g x w fits) */
+    if (!ctx->status) sweep_medians(f, ch, e0, e1, in, rows);
   }
   free(ch);
+  budget_free(ctx, slab);
   budget_free(ctx, in);
   budget_free(ctx, mask);
   budget_free(ctx, hgt);
@@ -762,7 +736,7 @@ static int setup(fctx *f) {
   if (tsdir_result_open(ctx, f->t, f->m, NULL, "n_gap", "invert", &f->ngap)) return ctx->status;
   /* per-worker scratch */
   f->n_workers = ctx->n_threads < 1 ? 1 : ctx->n_threads;
-  f->wf = budget_alloc(ctx, (size_t)f->n_workers * 6 * f->w * 4, "cbas filter: thread scratch");
+  f->wf = budget_alloc(ctx, (size_t)f->n_workers * 7 * f->w * 4, "cbas filter: thread scratch");
   f->wd = budget_alloc(ctx, (size_t)f->n_workers * 4 * f->w * 8, "cbas filter: thread scratch");
   return ctx->status;
 }
@@ -801,8 +775,10 @@ int filt_run(cbas_ctx *ctx, const tsdir *t, const stack_meta *m, const filt_para
   ctx_info(ctx, "cbas filter: %ux%u, %d epochs; space %g km (%.1fx%.1f pixel, kernel %d), time %.3f yr (%ld days); "
                 "deramp %s, hgt-linear %d\n", f.w, f.l, f.n, p->filtwidth_km, f.sx, f.sy, 2 * f.half + 1, f.width_yr,
            (long)(f.width_yr * 365.25), tsfilt_deg_name(p->deg), p->hgt_linear);
+  double t0 = plat_now();
   if (ngap_min(&f)) goto done;
   if (f.deramp && deramp_fit(&f)) goto done;
+  double t1 = plat_now();
   /* the filtered cube: in memory when it takes at most half of what is left */
   f.st.w = f.w;
   f.st.n = f.n;
@@ -823,9 +799,14 @@ int filt_run(cbas_ctx *ctx, const tsdir *t, const stack_meta *m, const filt_para
     f.st.file_open = 1;
   }
   if (filter_sweeps(&f, &n_sweep)) goto done;
+  double t2 = plat_now();
   if (find_ref(&f, &rx, &ry)) goto done;
   ctx_info(ctx, "cbas filter: selected ref %u:%u/%u:%u\n", rx, rx + 1, ry, ry + 1);
+  double t3 = plat_now();
   if (write_ref(&f, rx, ry) || write_outputs(&f, rx, ry)) goto done;
+  ctx_info(ctx, "cbas filter: times: n_gap%s %.2f s, filter (%d sweep%s, cube in %s) %.2f s, 16ref %.2f s, "
+                "outputs %.2f s\n", f.deramp ? " + deramp fit" : "", t1 - t0, n_sweep, n_sweep > 1 ? "s" : "",
+           f.st.mem ? "memory" : "work file", t2 - t1, t3 - t2, plat_now() - t3);
   if (out) {
     out->ref_x = rx;
     out->ref_y = ry;

@@ -55,22 +55,29 @@ void tsfilt_pixel_spacing(double corner_lat, double post_lat, double post_lon, u
 
 size_t tsfilt_tfilter_bytes(int n_epoch) {
   size_t n = (size_t)(n_epoch > 0 ? n_epoch : 0);
-  return align64(2 * n * sizeof(int)) + n * n * sizeof(float);
+  return align64(2 * n * sizeof(int)) + align64(n * sizeof(float)) + 2 * align64(n * n * sizeof(float));
 }
 
 void tsfilt_tfilter_init(tsfilt_tfilter *f, const float *t_yr, int n_epoch, double width_yr, void *mem) {
   size_t n = (size_t)n_epoch;
+  char *p = mem;
   f->n_epoch = n_epoch;
   f->width_yr = width_yr;
-  f->lo = mem;
+  f->lo = (int *)p;
   f->hi = f->lo + n;
-  f->w = (float *)((char *)mem + align64(2 * n * sizeof(int)));
+  p += align64(2 * n * sizeof(int));
+  f->den_full = (float *)p;
+  p += align64(n * sizeof(float));
+  f->w = (float *)p;
+  p += align64(n * n * sizeof(float));
+  f->wn_full = (float *)p;
   /* ixs = time_diff_sq < filtwidth_yr*8 : float32 array vs a float64 scalar -> float32.
    * weight = exp(-time_diff_sq/2/filtwidth_yr**2): all float32, the scalar rounded first. */
   float thr = (float)(width_yr * 8.0);
   float w2 = (float)(width_yr * width_yr);
   for (int i = 0; i < n_epoch; i++) {
     int lo = -1, hi = -1;
+    float *wi = f->w + (size_t)i * n;
     for (int j = 0; j < n_epoch; j++) {
       float d = t_yr[i] - t_yr[j];
       float tdsq = d * d;
@@ -79,11 +86,59 @@ void tsfilt_tfilter_init(tsfilt_tfilter *f, const float *t_yr, int n_epoch, doub
         if (lo < 0) lo = j;
         hi = j + 1; /* t is sorted, so the window is contiguous */
       }
-      f->w[(size_t)i * n + (size_t)j] = in ? expf((-tdsq / 2.0f) / w2) : 0.0f;
+      wi[j] = in ? expf((-tdsq / 2.0f) / w2) : 0.0f;
     }
     f->lo[i] = lo < 0 ? i : lo;
     f->hi[i] = lo < 0 ? i : hi;
+    /* a pixel valid at every epoch of the window: the weight sum and the normalised weights
+     * are the same for all such pixels (sequential float32 sum, then float32 divisions) */
+    float den = 0.0f;
+    for (int j = f->lo[i]; j < f->hi[i]; j++) den += wi[j];
+    f->den_full[i] = den;
+    for (int j = 0; j < n_epoch; j++) f->wn_full[(size_t)i * n + (size_t)j] = wi[j] / den;
   }
+}
+
+/* v, or +0.0 where v is NaN: integer masking, which the compiler vectorises (a float compare
+ * and select is not vectorised under the default -ftrapping-math). */
+static inline float nan_as_zero(float v) {
+  uint32_t u;
+  memcpy(&u, &v, sizeof u);
+  u &= (u & 0x7fffffffu) <= 0x7f800000u ? 0xffffffffu : 0u;
+  memcpy(&v, &u, sizeof v);
+  return v;
+}
+/* w where c is a number, +0.0 where c is NaN. */
+static inline float where_valid(float c, float w) {
+  uint32_t u, m;
+  memcpy(&u, &c, sizeof u);
+  m = (u & 0x7fffffffu) <= 0x7f800000u ? 0xffffffffu : 0u;
+  memcpy(&u, &w, sizeof u);
+  u &= m;
+  memcpy(&w, &u, sizeof w);
+  return w;
+}
+
+/* den[x] += w where c[x] is a number; four elements per step so that -O2's basic-block
+ * vectoriser packs them (each element: one masked add, so unrolling changes no result). */
+static void add_where_valid(float *restrict den, const float *restrict c, float w, size_t n) {
+  size_t x = 0;
+  for (; x + 4 <= n; x += 4) {
+    float a0 = den[x] + where_valid(c[x], w), a1 = den[x + 1] + where_valid(c[x + 1], w);
+    float a2 = den[x + 2] + where_valid(c[x + 2], w), a3 = den[x + 3] + where_valid(c[x + 3], w);
+    den[x] = a0; den[x + 1] = a1; den[x + 2] = a2; den[x + 3] = a3;
+  }
+  for (; x < n; x++) den[x] += where_valid(c[x], w);
+}
+/* lp[x] += c[x]*q, a NaN product counting as +0 (nansum); unrolled as above. */
+static void add_scaled_nan0(float *restrict lp, const float *restrict c, float q, size_t n) {
+  size_t x = 0;
+  for (; x + 4 <= n; x += 4) {
+    float a0 = lp[x] + nan_as_zero(c[x] * q), a1 = lp[x + 1] + nan_as_zero(c[x + 1] * q);
+    float a2 = lp[x + 2] + nan_as_zero(c[x + 2] * q), a3 = lp[x + 3] + nan_as_zero(c[x + 3] * q);
+    lp[x] = a0; lp[x + 1] = a1; lp[x + 2] = a2; lp[x + 3] = a3;
+  }
+  for (; x < n; x++) lp[x] += nan_as_zero(c[x] * q);
 }
 
 void tsfilt_highpass(const tsfilt_tfilter *f, int i, const float *cum, int epoch0, size_t es,
@@ -93,23 +148,30 @@ void tsfilt_highpass(const tsfilt_tfilter *f, int i, const float *cum, int epoch
     memcpy(hp, ci, npx * sizeof(float));
     return;
   }
-  float *den = scratch, *lp = scratch + npx;
+  float *restrict den = scratch, *restrict lp = scratch + npx;
+  uint32_t *odd = (uint32_t *)(scratch + 2 * (size_t)npx);
   const float *wi = f->w + (size_t)i * (size_t)f->n_epoch;
+  const float *wn = f->wn_full + (size_t)i * (size_t)f->n_epoch;
+  float den_full = f->den_full[i];
   memset(den, 0, npx * sizeof(float));
   memset(lp, 0, npx * sizeof(float));
-  for (int j = f->lo[i]; j < f->hi[i]; j++) {
-    const float *cj = cum + (size_t)(j - epoch0) * es;
-    float wj = wi[j];
-    for (uint32_t x = 0; x < npx; x++)
-      if (cj[x] == cj[x]) den[x] += wj;
-  }
-  for (int j = f->lo[i]; j < f->hi[i]; j++) {
-    const float *cj = cum + (size_t)(j - epoch0) * es;
-    float wj = wi[j];
-    for (uint32_t x = 0; x < npx; x++) {
-      float p = cj[x] * (wj / den[x]); /* NaN when cum_j is NaN or den is 0: nansum skips */
-      if (p == p) lp[x] += p;
+  /* weight_factor*(~isnan(cum)) summed over the window (NumPy: sequential over axis 0) */
+  for (int j = f->lo[i]; j < f->hi[i]; j++) add_where_valid(den, cum + (size_t)(j - epoch0) * es, wi[j], npx);
+  /* Pixels whose sum differs from the all-valid one need their own divisions w_j/den; the
+   * others share wn_full (the same float32 operands, so the same quotients). */
+  uint32_t n_odd = 0;
+  for (uint32_t x = 0; x < npx; x++)
+    if (den[x] != den_full) odd[n_odd++] = x;
+  /* nansum(cum_j * w_j/den): NaN products count as +0 */
+  for (int j = f->lo[i]; j < f->hi[i]; j++) add_scaled_nan0(lp, cum + (size_t)(j - epoch0) * es, wn[j], npx);
+  for (uint32_t k = 0; k < n_odd; k++) {
+    uint32_t x = odd[k];
+    float s = 0.0f, d = den[x];
+    for (int j = f->lo[i]; j < f->hi[i]; j++) {
+      float p = cum[(size_t)(j - epoch0) * es + x] * (wi[j] / d); /* NaN if cum NaN or d == 0 */
+      s += nan_as_zero(p);
     }
+    lp[x] = s;
   }
   for (uint32_t x = 0; x < npx; x++) hp[x] = ci[x] - lp[x];
 }
@@ -396,7 +458,8 @@ void tsfilt_median_init(tsfilt_median *m, void *hist_mem) {
 void tsfilt_median_pass2_begin(tsfilt_median *m, void *lo_mem) {
   m->lo[0] = lo_mem;
   m->lo[1] = m->lo[0] + NB;
-  memset(lo_mem, 0, tsfilt_median_lo_bytes());
+  /* the second histogram is used only when the two middle ranks fall in different buckets */
+  memset(lo_mem, 0, m->bucket[1] != m->bucket[0] ? tsfilt_median_lo_bytes() : tsfilt_median_bytes());
 }
 
 void tsfilt_median_pass1(tsfilt_median *m, const float *v, size_t n) {

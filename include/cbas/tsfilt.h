@@ -61,16 +61,18 @@ typedef struct tsfilt_tfilter {
   int n_epoch;
   double width_yr;   /* 0: no temporal filter (HP = cum) */
   int *lo, *hi;      /* window [lo[i], hi[i]) of epoch i: (t_i - t_j)^2 < 8*width (float32) */
-  float *w;          /* w[i*n_epoch + j]: exp(-(t_i-t_j)^2/2/width^2) in float32 */
+  float *w;          /* w[i*n_epoch + j]: exp(-(t_i-t_j)^2/2/width^2) in float32 (0 outside) */
+  float *den_full;   /* [i]: float32 sum of the window's weights (a pixel valid throughout) */
+  float *wn_full;    /* [i*n_epoch + j]: w / den_full in float32 */
 } tsfilt_tfilter;
 
-/* Memory: 2*n ints + n*n floats (aligned). */
+/* Memory: 2*n ints + n floats + 2*n*n floats (64-byte aligned pieces). */
 size_t tsfilt_tfilter_bytes(int n_epoch);
 void tsfilt_tfilter_init(tsfilt_tfilter *f, const float *t_yr, int n_epoch, double width_yr, void *mem);
 /* High-pass of epoch i over npx pixels: hp[x] = cum_i - sum_j cum_j * (w_j / sum_valid w)
  * with NaN epochs left out (LiCSBAS's float32 arithmetic). cum holds epochs from epoch0 on
  * (epoch j at cum + (j - epoch0)*epoch_stride) and must cover the window [lo[i], hi[i]).
- * scratch: 2*npx floats. */
+ * scratch: 3*npx floats. */
 void tsfilt_highpass(const tsfilt_tfilter *f, int i, const float *cum, int epoch0,
                      size_t epoch_stride, uint32_t npx, float *hp, float *scratch);
 
@@ -170,7 +172,7 @@ void tsfilt_median_pass1(tsfilt_median *m, const float *v, size_t n);
 /* Call between the passes (needs the histogram). Returns 0, or 1 when there are no values
  * (median NaN, skip pass 2). */
 int tsfilt_median_mid(tsfilt_median *m);
-/* Attaches and clears pass 2's memory (tsfilt_median_lo_bytes()). */
+/* Attaches and clears pass 2's memory (tsfilt_median_lo_bytes(); call after _mid). */
 void tsfilt_median_pass2_begin(tsfilt_median *m, void *lo_mem);
 void tsfilt_median_pass2(tsfilt_median *m, const float *v, size_t n);
 /* The median (float32; the even case is float32(a + b) / 2 as np.median), NaN if none. */
