@@ -4,8 +4,11 @@
 #ifndef CBAS_CMDS_H
 #define CBAS_CMDS_H
 int cmd_info(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_loop(int argc, char **argv);
+int cmd_invert(int argc, char **argv);
+int cmd_vstd(int argc, char **argv);
 int cmd_png(int argc, char **argv);
 int cmd_prep(int argc, char **argv);
 int cmd_stack_dump(int argc, char **argv);
