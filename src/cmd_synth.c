@@ -615,7 +615,7 @@ int cmd_synth(int argc, char **argv) {
       {"no-footprint", CLI_FLAG, &no_footprint, NULL, "data in the whole rectangle (no swath corners)"},
       {"n-unwerr", CLI_INT, &n_unwerr, "N", "interferograms with 2pi unwrapping-error patches (5%)"},
       {"no-unwerr", CLI_FLAG, &no_unwerr, NULL, "no unwrapping errors"},
-      {"n-bad", CLI_INT, &n_bad, "N", "globally bad interferograms (3)"},
+      {"n-bad", CLI_INT, &n_bad, "N", "globally bad interferograms (3, fewer in tiny networks)"},
       {"no-noise", CLI_FLAG, &no_noise, NULL, "every noise source off unless given explicitly"},
       {"zlevel", CLI_INT, &zlevel, "N", "deflate level 1..9 (1: synth output is for tests)"},
   };

@@ -131,7 +131,7 @@ void synth_params_default(synth_params *p) {
   p->decorr = 1;
   p->footprint = 1;
   p->n_unwerr = -1;
-  p->n_bad = 3;
+  p->n_bad = -1;
 }
 
 void synth_params_no_noise(synth_params *p) {
@@ -164,7 +164,7 @@ static int check_params(cbas_ctx *ctx, const synth_params *p) {
   if (!(p->orb_mm >= 0 && p->orb_mm <= 1e4)) return ctx_fail(ctx, CBAS_EUSAGE, "--orb-mm must be 0..10000, got %g", p->orb_mm);
   if (!(p->phase_noise >= 0 && p->phase_noise <= 100)) return ctx_fail(ctx, CBAS_EUSAGE, "--phase-noise must be 0..100, got %g", p->phase_noise);
   if (p->n_unwerr < -1) return ctx_fail(ctx, CBAS_EUSAGE, "--n-unwerr must be >= 0 (or -1 = 5%%), got %d", p->n_unwerr);
-  if (p->n_bad < 0) return ctx_fail(ctx, CBAS_EUSAGE, "--n-bad must be >= 0, got %d", p->n_bad);
+  if (p->n_bad < -1) return ctx_fail(ctx, CBAS_EUSAGE, "--n-bad must be >= 0 (or -1 = 3 if the network allows), got %d", p->n_bad);
   for (const char *c = p->frame; *c; c++)
     if (!((*c >= '0' && *c <= '9') || (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || *c == '_' || *c == '-'))
       return ctx_fail(ctx, CBAS_EUSAGE, "--frame '%s': only letters, digits, '_' and '-' allowed", p->frame);
@@ -262,10 +262,11 @@ static int choose_bad_and_unwerr(cbas_ctx *ctx, synth_model *m, keyed *cand) {
   int n = 0;
   for (int k = 0; k < m->n_ifg; k++)
     if (m->ifg[k].sec - m->ifg[k].prim >= 2) cand[n++].idx = k;
-  if (p->n_bad > n)
-    return ctx_fail(ctx, CBAS_EUSAGE, "--n-bad %d: only %d interferograms span more than one epoch step", p->n_bad, n);
+  int n_bad = p->n_bad < 0 ? (n < 3 ? n : 3) : p->n_bad;
+  if (n_bad > n)
+    return ctx_fail(ctx, CBAS_EUSAGE, "--n-bad %d: only %d interferograms span more than one epoch step", n_bad, n);
   hash_order(m, ST_BAD, cand, n);
-  for (int i = 0; i < p->n_bad; i++) m->ifg[cand[i].idx].bad = i % 2 == 0 ? SYNTH_BAD_NOISY : SYNTH_BAD_DECORR;
+  for (int i = 0; i < n_bad; i++) m->ifg[cand[i].idx].bad = i % 2 == 0 ? SYNTH_BAD_NOISY : SYNTH_BAD_DECORR;
   n = 0;
   for (int k = 0; k < m->n_ifg; k++)
     if (!m->ifg[k].bad) cand[n++].idx = k;

@@ -61,7 +61,8 @@ typedef struct synth_params {
   int decorr;               /* 1: vegetated zones and sea are decorrelated (1) */
   int footprint;            /* 1: corners outside the tilted swath footprint are no data (1) */
   int n_unwerr;             /* interferograms with 2π patches; −1 = 5% of them (−1) */
-  int n_bad;                /* globally bad interferograms (3) */
+  int n_bad;                /* globally bad interferograms; −1 = 3, fewer if the network has
+                             * fewer pairs spanning >= 2 epoch steps (−1) */
 } synth_params;
 
 void synth_params_default(synth_params *p);

@@ -176,6 +176,21 @@ static void test_bad_choice_keeps_network(void) {
   CHECK(synth_model_init(&ctx, &p, &m) == CBAS_EUSAGE);
   CHECKF(strstr(ctx.msg, "--n-bad") != NULL, "msg: %s", ctx.msg);
   CHECK_EQ_INT(ctx.budget->used, 0);
+  ctx_clear_error(&ctx);
+  /* the default (−1) takes 3, or as many as a tiny network allows: here none */
+  p.n_bad = -1;
+  CHECK(synth_model_init(&ctx, &p, &m) == 0);
+  for (int k = 0; k < m.n_ifg; k++) CHECK(m.ifg[k].bad == 0);
+  synth_model_free(&ctx, &m);
+  p.degree = 2;
+  p.n_epoch = 4; /* pairs (0,2) and (1,3) at most */
+  p.n_unwerr = -1;
+  p.miss_frac = 0;
+  CHECK(synth_model_init(&ctx, &p, &m) == 0);
+  int nb2 = 0;
+  for (int k = 0; k < m.n_ifg; k++) nb2 += m.ifg[k].bad != 0;
+  CHECK_EQ_INT(nb2, 2);
+  synth_model_free(&ctx, &m);
   ctx_free(&ctx);
 }
 
