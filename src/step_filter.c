@@ -193,13 +193,13 @@ static int deramp_fit(fctx *f) {
   cbas_ctx *ctx = f->ctx;
   uint32_t rows;
   uint64_t per_row = (uint64_t)f->w * 4 * ((uint64_t)f->n + 2);
-  if (tsdir_block_rows(ctx, f->l, 0, per_row + 256, "cbas filter: deramp fit", &rows)) return ctx->status;
+  if (tsdir_block_rows(ctx, f->l, 0, per_row + 256, "deramp fit", &rows)) return ctx->status;
   if (rows > 64) rows = 64;
   dblk b = {f, 0, 0, NULL, NULL, NULL, NULL};
-  float *cum = budget_alloc(ctx, (size_t)rows * f->n * f->w * 4, "cbas filter: deramp cum rows");
-  float *mask = budget_alloc(ctx, (size_t)rows * f->w * 4, "cbas filter: deramp mask rows");
-  float *hgt = f->hgt ? budget_alloc(ctx, (size_t)rows * f->w * 4, "cbas filter: deramp hgt rows") : NULL;
-  tsfilt_ramp_acc *acc = budget_calloc(ctx, (size_t)f->n, sizeof *acc, "cbas filter: normal equations");
+  float *cum = budget_alloc(ctx, (size_t)rows * f->n * f->w * 4, "deramp cum rows");
+  float *mask = budget_alloc(ctx, (size_t)rows * f->w * 4, "deramp mask rows");
+  float *hgt = f->hgt ? budget_alloc(ctx, (size_t)rows * f->w * 4, "deramp hgt rows") : NULL;
+  tsfilt_ramp_acc *acc = budget_calloc(ctx, (size_t)f->n, sizeof *acc, "normal equations");
   if (ctx->status) goto done;
   b.cum = cum;
   b.mask = mask;
@@ -214,7 +214,7 @@ static int deramp_fit(fctx *f) {
   }
   for (int e = 0; e < f->n; e++)
     if (tsfilt_ramp_solve(&f->ramp, &acc[e], f->coef + (size_t)e * TSFILT_RAMP_MAXPAR)) {
-      ctx_fail(ctx, CBAS_EDATA, "cbas filter: deramp of epoch %s failed (non-finite data)", f->date[e]);
+      ctx_fail(ctx, CBAS_EDATA, "deramp of epoch %s failed (non-finite data)", f->date[e]);
       goto done;
     }
   if (f->p->hgt_linear)
@@ -373,7 +373,7 @@ static int filter_sweeps(fctx *f, int *n_sweep) {
   uint64_t in_row = (uint64_t)w * 4 * ((uint64_t)f->n + 2);
   uint64_t per_chan = chan_region(f) + sizeof(chan);
   uint64_t slack = 512u << 10;
-  if (budget_require(ctx, per_chan + in_row + slack, "cbas filter: one epoch's filter ring")) return ctx->status;
+  if (budget_require(ctx, per_chan + in_row + slack, "one epoch's filter ring")) return ctx->status;
   uint64_t avail = budget_avail(ctx) - slack;
   uint32_t rows = (uint32_t)((avail / 4) / in_row);
   if (rows > 32) rows = 32;
@@ -386,10 +386,10 @@ static int filter_sweeps(fctx *f, int *n_sweep) {
   int g = (int)(ring_cap / per_chan);
   if (g > f->n) g = f->n;
   if (g < 1) g = 1;
-  float *in = budget_alloc(ctx, (size_t)rows * w * 4 * (size_t)f->n, "cbas filter: input rows");
-  float *mask = budget_alloc(ctx, (size_t)rows * w * 4, "cbas filter: mask rows");
-  float *hgt = f->hgt ? budget_alloc(ctx, (size_t)rows * w * 4, "cbas filter: hgt rows") : NULL;
-  char *slab = budget_alloc(ctx, (size_t)g * chan_region(f), "cbas filter: filter rings");
+  float *in = budget_alloc(ctx, (size_t)rows * w * 4 * (size_t)f->n, "input rows");
+  float *mask = budget_alloc(ctx, (size_t)rows * w * 4, "mask rows");
+  float *hgt = f->hgt ? budget_alloc(ctx, (size_t)rows * w * 4, "hgt rows") : NULL;
+  char *slab = budget_alloc(ctx, (size_t)g * chan_region(f), "filter rings");
   chan *ch = calloc((size_t)g, sizeof *ch);
   if (!ch) ctx_fail(ctx, CBAS_ENOMEM, "out of memory");
   *n_sweep = 0;
@@ -417,7 +417,7 @@ static int filter_sweeps(fctx *f, int *n_sweep) {
     }
     for (int k = 0; k < e1 - e0 && !ctx->status; k++)
       if (f->spatial && ch[k].y_next != f->l)
-        ctx_fail(ctx, CBAS_EINTERNAL, "cbas filter: epoch %d: %u of %u rows out", e0 + k, ch[k].y_next, f->l);
+        ctx_fail(ctx, CBAS_EINTERNAL, "epoch %d: %u of %u rows out", e0 + k, ch[k].y_next, f->l);
     /* pass 2 of the medians reads the stored rows into the input buffer (rows x g x w fits) */
     if (!ctx->status) sweep_medians(f, ch, e0, e1, in, rows);
   }
@@ -451,12 +451,12 @@ static int find_ref(fctx *f, uint32_t *rx, uint32_t *ry) {
   cbas_ctx *ctx = f->ctx;
   uint32_t w = f->w, rows;
   uint64_t per_row = (uint64_t)w * 4 * ((uint64_t)f->n + 3) + 4 * 64;
-  if (tsdir_block_rows(ctx, f->l, 0, per_row, "cbas filter: 16ref", &rows)) return ctx->status;
+  if (tsdir_block_rows(ctx, f->l, 0, per_row, "16ref rows", &rows)) return ctx->status;
   if (rows > 256) rows = 256;
-  float *cube = budget_alloc(ctx, (size_t)rows * w * 4 * (size_t)f->n, "cbas filter: cube rows");
-  float *mask = budget_alloc(ctx, (size_t)rows * w * 4, "cbas filter: mask rows");
-  float *ngap = budget_alloc(ctx, (size_t)rows * w * 4, "cbas filter: n_gap rows");
-  float *rms = budget_alloc(ctx, (size_t)rows * w * 4, "cbas filter: rms rows");
+  float *cube = budget_alloc(ctx, (size_t)rows * w * 4 * (size_t)f->n, "cube rows");
+  float *mask = budget_alloc(ctx, (size_t)rows * w * 4, "mask rows");
+  float *ngap = budget_alloc(ctx, (size_t)rows * w * 4, "n_gap rows");
+  float *rms = budget_alloc(ctx, (size_t)rows * w * 4, "rms rows");
   gt_writer *gw = NULL;
   float best = NAN;
   int found = 0;
@@ -481,7 +481,7 @@ static int find_ref(fctx *f, uint32_t *rx, uint32_t *ry) {
     if (gt_write_rows(ctx, gw, b.ny, rms, w, 0)) goto done;
   }
   if (!found) {
-    ctx_fail(ctx, CBAS_EDATA, "cbas filter: no pixel qualifies as reference (the RMS of the filtered time "
+    ctx_fail(ctx, CBAS_EDATA, "no pixel qualifies as reference (the RMS of the filtered time "
                               "series is NaN wherever mask and minimum n_gap allow)");
     goto done;
   }
@@ -531,7 +531,7 @@ static int write_outputs(fctx *f, uint32_t rx, uint32_t ry) {
   uint32_t w = f->w, rows;
   /* the deramped, unfiltered cum at the reference pixel (LiCSBAS subtracts cum, not cum_filt) */
   float *cumref = calloc((size_t)f->n, sizeof *cumref);
-  float *row1 = budget_alloc(ctx, (size_t)w * 4 * ((size_t)f->n + 2), "cbas filter: reference row");
+  float *row1 = budget_alloc(ctx, (size_t)w * 4 * ((size_t)f->n + 2), "reference row");
   gt_writer *gw[5] = {0};
   float *cube = NULL, *mask = NULL, *o[4] = {0};
   if (!cumref) ctx_fail(ctx, CBAS_ENOMEM, "out of memory");
@@ -551,12 +551,12 @@ static int write_outputs(fctx *f, uint32_t rx, uint32_t ry) {
   budget_free(ctx, row1);
   row1 = NULL;
   uint64_t per_row = (uint64_t)w * 4 * ((uint64_t)f->n + 5) + 6 * 64;
-  if (tsdir_block_rows(ctx, f->l, (uint64_t)w * 4 * (uint64_t)f->n * 2, per_row, "cbas filter: outputs", &rows))
+  if (tsdir_block_rows(ctx, f->l, (uint64_t)w * 4 * (uint64_t)f->n * 2, per_row, "outputs", &rows))
     goto done;
   if (rows > 256) rows = 256;
-  cube = budget_alloc(ctx, (size_t)rows * w * 4 * (size_t)f->n, "cbas filter: cube rows");
-  mask = budget_alloc(ctx, (size_t)rows * w * 4, "cbas filter: mask rows");
-  for (int k = 0; k < 4; k++) o[k] = budget_alloc(ctx, (size_t)rows * w * 4, "cbas filter: velocity rows");
+  cube = budget_alloc(ctx, (size_t)rows * w * 4 * (size_t)f->n, "cube rows");
+  mask = budget_alloc(ctx, (size_t)rows * w * 4, "mask rows");
+  for (int k = 0; k < 4; k++) o[k] = budget_alloc(ctx, (size_t)rows * w * 4, "velocity rows");
   if (ctx->status) goto done;
   static const char *const names[5] = {"cum_filt", "vel.filt", "vintercept.filt", "vel.filt.mskd", "vintercept.filt.mskd"};
   int n_out = f->p->nomask ? 3 : 5;
@@ -657,9 +657,9 @@ static int parse_ranges(fctx *f) {
 static int ngap_min(fctx *f) {
   cbas_ctx *ctx = f->ctx;
   uint32_t rows;
-  if (tsdir_block_rows(ctx, f->l, 0, (uint64_t)f->w * 4, "cbas filter: n_gap", &rows)) return ctx->status;
+  if (tsdir_block_rows(ctx, f->l, 0, (uint64_t)f->w * 4, "n_gap", &rows)) return ctx->status;
   if (rows > 1024) rows = 1024;
-  float *buf = budget_alloc(ctx, (size_t)rows * f->w * 4, "cbas filter: n_gap rows");
+  float *buf = budget_alloc(ctx, (size_t)rows * f->w * 4, "n_gap rows");
   int found = 0;
   for (uint32_t y0 = 0; buf && y0 < f->l; y0 += rows) {
     uint32_t ny = f->l - y0 < rows ? f->l - y0 : rows;
@@ -671,7 +671,7 @@ static int ngap_min(fctx *f) {
       }
   }
   budget_free(ctx, buf);
-  if (!ctx->status && !found) ctx_fail(ctx, CBAS_EDATA, "cbas filter: results/n_gap.tif has no valid pixel");
+  if (!ctx->status && !found) ctx_fail(ctx, CBAS_EDATA, "results/n_gap.tif has no valid pixel");
   return ctx->status;
 }
 
@@ -718,14 +718,14 @@ static int setup(fctx *f) {
     if (f->half > 1 << 20) return ctx_fail(ctx, CBAS_EUSAGE, "--filtwidth-km %g: kernel of %d pixels is too large", p->filtwidth_km, 2 * f->half + 1);
     uint64_t s = 2 * (uint64_t)f->half + 1;
     f->n_slot = (int)(s < f->l ? s : f->l);
-    f->kx = budget_alloc(ctx, (size_t)s * 8, "cbas filter: kernel");
-    f->ky = budget_alloc(ctx, (size_t)s * 8, "cbas filter: kernel");
+    f->kx = budget_alloc(ctx, (size_t)s * 8, "kernel");
+    f->ky = budget_alloc(ctx, (size_t)s * 8, "kernel");
     if (ctx->status) return ctx->status;
     tsfilt_kernel_1d(f->sx, f->half, f->kx);
     tsfilt_kernel_1d(f->sy, f->half, f->ky);
   }
   f->width_yr = p->filtwidth_yr == p->filtwidth_yr ? p->filtwidth_yr : tsfilt_auto_width_yr(f->t_yr, f->n);
-  f->tf_mem = budget_alloc(ctx, tsfilt_tfilter_bytes(f->n), "cbas filter: temporal weights");
+  f->tf_mem = budget_alloc(ctx, tsfilt_tfilter_bytes(f->n), "temporal weights");
   if (!f->tf_mem) return ctx->status;
   tsfilt_tfilter_init(&f->tf, f->t_yr, f->n, f->width_yr, f->tf_mem);
   if (parse_ranges(f)) return ctx->status;
@@ -736,8 +736,8 @@ static int setup(fctx *f) {
   if (tsdir_result_open(ctx, f->t, f->m, NULL, "n_gap", "invert", &f->ngap)) return ctx->status;
   /* per-worker scratch */
   f->n_workers = ctx->n_threads < 1 ? 1 : ctx->n_threads;
-  f->wf = budget_alloc(ctx, (size_t)f->n_workers * 7 * f->w * 4, "cbas filter: thread scratch");
-  f->wd = budget_alloc(ctx, (size_t)f->n_workers * 4 * f->w * 8, "cbas filter: thread scratch");
+  f->wf = budget_alloc(ctx, (size_t)f->n_workers * 7 * f->w * 4, "thread scratch");
+  f->wd = budget_alloc(ctx, (size_t)f->n_workers * 4 * f->w * 8, "thread scratch");
   return ctx->status;
 }
 
@@ -784,7 +784,7 @@ int filt_run(cbas_ctx *ctx, const tsdir *t, const stack_meta *m, const filt_para
   f.st.n = f.n;
   uint64_t cube = (uint64_t)f.n * f.l * f.w * 4;
   if (!p->force_file && cube + 64 <= budget_avail(ctx) / 2)
-    f.st.mem = budget_alloc(ctx, (size_t)cube, "cbas filter: filtered cube");
+    f.st.mem = budget_alloc(ctx, (size_t)cube, "filtered cube");
   if (!f.st.mem) {
     char path[1200], dir[1200];
     if (tsdir_file(ctx, t, NULL, TSDIR_WORK, dir, sizeof dir) ||
@@ -801,10 +801,10 @@ int filt_run(cbas_ctx *ctx, const tsdir *t, const stack_meta *m, const filt_para
   if (filter_sweeps(&f, &n_sweep)) goto done;
   double t2 = plat_now();
   if (find_ref(&f, &rx, &ry)) goto done;
-  ctx_info(ctx, "cbas filter: selected ref %u:%u/%u:%u\n", rx, rx + 1, ry, ry + 1);
+  ctx_info(ctx, "selected ref %u:%u/%u:%u\n", rx, rx + 1, ry, ry + 1);
   double t3 = plat_now();
   if (write_ref(&f, rx, ry) || write_outputs(&f, rx, ry)) goto done;
-  ctx_info(ctx, "cbas filter: times: n_gap%s %.2f s, filter (%d sweep%s, cube in %s) %.2f s, 16ref %.2f s, "
+  ctx_info(ctx, "times: n_gap%s %.2f s, filter (%d sweep%s, cube in %s) %.2f s, 16ref %.2f s, "
                 "outputs %.2f s\n", f.deramp ? " + deramp fit" : "", t1 - t0, n_sweep, n_sweep > 1 ? "s" : "",
            f.st.mem ? "memory" : "work file", t2 - t1, t3 - t2, plat_now() - t3);
   if (out) {
@@ -848,7 +848,7 @@ int cmd_filter(int argc, char **argv) {
   if (!tsdir_cli_apply(&ctx, &c, &v) && !filt_params_from(&ctx, &v, &p) && !tsdir_cli_open(&ctx, &c, 0, &t, &s)) {
     double t0 = plat_now();
     if (!filt_run(&ctx, &t, stack_get_meta(s), &p, NULL)) {
-      ctx_info(&ctx, "cbas filter: done in %.2f s; output in %s\n", plat_now() - t0, t.path);
+      ctx_info(&ctx, "done in %.2f s; output in %s\n", plat_now() - t0, t.path);
       tsdir_report_peak(&ctx, "cbas filter");
     }
   }

@@ -119,7 +119,7 @@ int mask_run(cbas_ctx *ctx, const tsdir *t, const stack_meta *m, const tsmask_pa
   long n_im = strtol(val, NULL, 10);
   tsmask_plan plan;
   if (tsmask_setup(&plan, p, wavelength, n_im, why, sizeof why))
-    return ctx_fail(ctx, CBAS_EUSAGE, "cbas mask-ts: %s (%s)", why, path);
+    return ctx_fail(ctx, CBAS_EUSAGE, "%s (%s)", why, path);
 
   gt_reader *rd[N_IN] = {0};
   gt_writer *wm = NULL, *wv = NULL;
@@ -137,13 +137,13 @@ int mask_run(cbas_ctx *ctx, const tsdir *t, const stack_meta *m, const tsmask_pa
   /* Memory: per block row, ten input rows and two output rows of floats + one accumulator. */
   uint32_t rows;
   if (tsdir_block_rows(ctx, l, 0, (uint64_t)w * 4 * (N_IN + 2) + sizeof(tsmask_acc) + 64 * (N_IN + 3),
-                       "cbas mask-ts", &rows))
+                       "step 15 row blocks", &rows))
     goto done;
   for (int i = 0; i < N_IN; i++)
-    if (!(b.in[i] = budget_alloc(ctx, (size_t)rows * w * 4, "cbas mask-ts: input rows"))) goto done;
-  if (!(b.mask = budget_alloc(ctx, (size_t)rows * w * 4, "cbas mask-ts: mask rows")) ||
-      !(b.vm = budget_alloc(ctx, (size_t)rows * w * 4, "cbas mask-ts: vel.mskd rows")) ||
-      !(b.acc = budget_alloc(ctx, (size_t)rows * sizeof *b.acc, "cbas mask-ts: accumulators")))
+    if (!(b.in[i] = budget_alloc(ctx, (size_t)rows * w * 4, "input rows"))) goto done;
+  if (!(b.mask = budget_alloc(ctx, (size_t)rows * w * 4, "mask rows")) ||
+      !(b.vm = budget_alloc(ctx, (size_t)rows * w * 4, "vel.mskd rows")) ||
+      !(b.acc = budget_alloc(ctx, (size_t)rows * sizeof *b.acc, "accumulators")))
     goto done;
 
   for (int pass = 0; pass < 2; pass++) {
@@ -171,7 +171,7 @@ int mask_run(cbas_ctx *ctx, const tsdir *t, const stack_meta *m, const tsmask_pa
       if (pass && (gt_write_rows(ctx, wm, ny, b.mask, w, 0) || gt_write_rows(ctx, wv, ny, b.vm, w, 0))) goto done;
     }
     if (pass == 0 && scan.n_pt_all == 0) {
-      ctx_fail(ctx, CBAS_EDATA, "cbas mask-ts: no pixel with a valid non-zero velocity in results/vel.tif");
+      ctx_fail(ctx, CBAS_EDATA, "no pixel with a valid non-zero velocity in results/vel.tif");
       goto done;
     }
   }
@@ -179,12 +179,12 @@ int mask_run(cbas_ctx *ctx, const tsdir *t, const stack_meta *m, const tsmask_pa
   /* 15parameters.txt first (LiCSBAS writes it before its "all masked" check) */
   char rep[2048];
   int n = tsmask_report(&plan, &acc, rep, sizeof rep);
-  if (n < 0) { ctx_fail(ctx, CBAS_EINTERNAL, "cbas mask-ts: report too long"); goto done; }
+  if (n < 0) { ctx_fail(ctx, CBAS_EINTERNAL, "15parameters.txt: report too long"); goto done; }
   if (tsdir_file(ctx, t, TSDIR_INFO, "15parameters.txt", path, sizeof path) || afile_put(ctx, path, rep, (size_t)n))
     goto done;
   if (!ctx->quiet) fprintf(stderr, "\n%s", rep);
   if (tsmask_n_nomask(&acc) == 1) {
-    ctx_fail(ctx, CBAS_EDATA, "cbas mask-ts: all pixels are masked; try again with different thresholds");
+    ctx_fail(ctx, CBAS_EDATA, "all pixels are masked; try again with different thresholds");
     goto done;
   }
   {
