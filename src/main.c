@@ -10,18 +10,19 @@
 typedef struct { const char *name; int (*fn)(int, char **); const char *summary; } command;
 
 static const command commands[] = {
+    {"run", cmd_run, "the whole workflow: GEOC frame to velocity map (prep, steps 11-16, pictures)"},
     {"info", cmd_info, "describe a GeoTIFF: size, bands, type, layout, georeferencing, nodata"},
+    {"synth", cmd_synth, "write a synthetic LiCSAR frame (GEOC layout) with known truth"},
+    {"prep", cmd_prep, "LiCSAR GEOC frame to a clipped stack (LiCSBAS steps 02-05)"},
+    {"stack-dump", cmd_stack_dump, "print or extract values of a stack (interferogram, layer, window)"},
     {"check", cmd_check, "LiCSBAS step 11: coverage/coherence check, bad interferograms (starts TS dir)"},
     {"loop", cmd_loop, "LiCSBAS step 12: loop closure, bad interferograms, reference pixel"},
     {"invert", cmd_invert, "LiCSBAS step 13: NSBAS time-series inversion, velocity, 13ref"},
     {"vstd", cmd_vstd, "LiCSBAS step 14: bootstrap velocity std (vstd) and STC"},
     {"compare", cmd_compare, "statistics of the difference of two rasters (validation)"},
     {"png", cmd_png, "PNG quicklook of a GeoTIFF band with a colour bar"},
-    {"prep", cmd_prep, "LiCSAR GEOC frame to a clipped stack (LiCSBAS steps 02-05)"},
-    {"stack-dump", cmd_stack_dump, "print or extract values of a stack (interferogram, layer, window)"},
     {"mask-ts", cmd_mask_ts, "LiCSBAS step 15: noise-index mask of the time series"},
     {"filter", cmd_filter, "LiCSBAS step 16: spatio-temporal filter, deramp, stable reference"},
-    {"synth", cmd_synth, "write a synthetic LiCSAR frame (GEOC layout) with known truth"},
     {"vel", cmd_vel, "velocity over a date range, annual sinusoid, vstd (LiCSBAS cum2vel)"},
     {"decompose", cmd_decompose, "ascending + descending LOS velocities to east-west and vertical (decomposeLOS)"},
     {"ts", cmd_ts, "time series at a point (nearest pixel), referenced, as text or CSV (cum2tstxt)"},

@@ -1052,7 +1052,7 @@ static int plan(run *r) {
   if (par_for(ctx, r->n_ifg, screen_one, r)) return ctx->status;
   if (!choose_grid(r)) {
     print_exclusions(r);
-    return ctx_fail(ctx, CBAS_EDATA, "%s: no usable interferogram (%u folders found, %u excluded)", r->geoc,
+    return ctx_fail(ctx, CBAS_EUSAGE, "%s: no usable interferogram (%u folders found, %u excluded)", r->geoc,
                     r->n_ifg + r->n_bad, r->rep->n_excluded);
   }
   if (r->gt[2] != 0 || r->gt[4] != 0)
@@ -1101,7 +1101,7 @@ static int decode_pass(run *r, stack_meta *m) {
     if (!r->ifg[i].excluded) r->use[r->n_use++] = i;
   if (!r->n_use) {
     print_exclusions(r);
-    return ctx_fail(ctx, CBAS_EDATA, "%s: no usable interferogram left (%u folders found, %u excluded)", r->geoc,
+    return ctx_fail(ctx, CBAS_EUSAGE, "%s: no usable interferogram left (%u folders found, %u excluded)", r->geoc,
                     r->n_ifg + r->n_bad, r->rep->n_excluded);
   }
   uint32_t n_jobs = N_LAYER + r->n_use;

@@ -1,6 +1,6 @@
 # cbas prep on damaged input (issue 3): folders that do not parse, a missing cc file, a corrupt
 # GeoTIFF and a raster of another size are reported by name and left out, with a summary, and
-# the run succeeds; when nothing usable is left the run fails (status 1) and writes nothing;
+# the run succeeds; when nothing usable is left the run fails (status 2, like any unusable configuration) and writes nothing;
 # an area outside the frame is a usage error (status 2) naming the range; so is a missing GEOC.
 . tests/lib.sh
 G="$T/f/GEOC"
@@ -24,8 +24,8 @@ done
 grep -q "excluded 5 of $((n_all + 2)) interferogram folders" "$T/log" && ok summary || bad summary "$(grep excluded "$T/log")"
 grep -q "^n_ifg: $((n_all - 3))$" "$T/s/stack.par" && ok stack-without-them || bad stack-without-them "$(grep n_ifg "$T/s/stack.par")"
 grep -qx "$D" "$T/s/ifgs.txt" && ! grep -qx "$A" "$T/s/ifgs.txt" && ok ifg-list || bad ifg-list "$(cat "$T/s/ifgs.txt")"
-# nothing usable (every interferogram outside the dates) -> status 1, no stack, no temporaries
-expect_status nothing-usable 1 $CBAS prep --geoc "$G" --out "$T/s2" --start 20300101
+# nothing usable (every interferogram outside the dates) -> status 2, no stack, no temporaries
+expect_status nothing-usable 2 $CBAS prep --geoc "$G" --out "$T/s2" --start 20300101
 grep -q "no usable interferogram" "$T/out" && ok nothing-usable-message || bad nothing-usable-message "$(cat "$T/out")"
 [ ! -e "$T/s2" ] && [ -z "$(ls -d "$T"/s2.tmp* 2>/dev/null)" ] && ok nothing-usable-no-output || bad nothing-usable-no-output "$(ls "$T")"
 # area outside the frame / empty -> status 2 naming the range

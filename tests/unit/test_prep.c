@@ -583,7 +583,7 @@ static void test_prep_bad_inputs(void) {
   /* nothing usable: status, message, no stack, no temporary directory */
   p.out_dir = check_path("s_none");
   p.start = "20300101";
-  CHECK(run_prep(&ctx, &p, &rep, 64 << 20, 2) == CBAS_EDATA);
+  CHECK(run_prep(&ctx, &p, &rep, 64 << 20, 2) == CBAS_EUSAGE);
   CHECKF(strstr(ctx.msg, "no usable interferogram"), "%s", ctx.msg);
   CHECK(!exists(p.out_dir) && !tmp_left("s_none"));
   ctx_free(&ctx);
