@@ -35,7 +35,7 @@ static int valid_of(float v, const gt_info *in) {
 
 /* One pass over the pixel-bands: d = A - B, sums of d and of (d - shift)^2, max |d - shift|. */
 static int compare_pass(cbas_ctx *ctx, gt_reader *ra, gt_reader *rb, gt_reader *rm, uint32_t band_a, uint32_t band_b,
-                        uint32_t n_bands, double shift, cmp_acc *acc) {
+                        uint32_t n_bands, uint32_t bx0, uint32_t by0, double shift, cmp_acc *acc) {
   const gt_info *ia = gt_get_info(ra), *ib = gt_get_info(rb);
   const gt_info *im = rm ? gt_get_info(rm) : NULL;
   uint32_t W = ia->width;
@@ -45,7 +45,7 @@ static int compare_pass(cbas_ctx *ctx, gt_reader *ra, gt_reader *rb, gt_reader *
   for (uint32_t y = 0; !ctx->status && y < ia->height; y++) {
     if (rm && gt_read(ctx, rm, 0, 0, y, W, 1, GT_F32, mk, W)) break;
     for (uint32_t k = 0; k < n_bands; k++) {
-      if (gt_read(ctx, ra, band_a + k, 0, y, W, 1, GT_F32, a, W) || gt_read(ctx, rb, band_b + k, 0, y, W, 1, GT_F32, b, W))
+      if (gt_read(ctx, ra, band_a + k, 0, y, W, 1, GT_F32, a, W) || gt_read(ctx, rb, band_b + k, bx0, by0 + y, W, 1, GT_F32, b, W))
         break;
       for (uint32_t x = 0; x < W; x++) {
         if (rm && !(valid_of(mk[x], im) && mk[x] != 0)) continue;
@@ -76,7 +76,7 @@ int cmd_compare(int argc, char **argv) {
   int band = 0, band_b = 0, demean = 0;
   cli_opt opts[] = {
       {NULL, CLI_STR, &fa, "A.tif", "first raster"},
-      {NULL, CLI_STR, &fb, "B.tif", "second raster (same size)"},
+      {NULL, CLI_STR, &fb, "B.tif", "second raster: same size, or a larger one on the same grid that contains A"},
       {"mask", CLI_STR, &fm, "M.tif", "compare only where this raster is finite and non-zero"},
       {"band", CLI_INT, &band, "N", "band of A (and of B unless --band-b), 1-based; default all bands"},
       {"band-b", CLI_INT, &band_b, "N", "band of B"},
@@ -100,9 +100,23 @@ int cmd_compare(int argc, char **argv) {
   gt_reader *ra = NULL, *rb = NULL, *rm = NULL;
   if (gt_open(&ctx, fa, &ra) || gt_open(&ctx, fb, &rb) || (fm && gt_open(&ctx, fm, &rm))) goto done;
   const gt_info *ia = gt_get_info(ra), *ib = gt_get_info(rb);
+  /* B may be a larger raster on the same grid (e.g. a frame's truth against a clip): A's pixel
+   * (x, y) is compared with B's (x + bx0, y + by0), the offset taken from the geotransforms. */
+  uint32_t bx0 = 0, by0 = 0;
   if (ia->width != ib->width || ia->height != ib->height) {
-    ctx_fail(&ctx, CBAS_EUSAGE, "%s is %ux%u but %s is %ux%u", fa, ia->width, ia->height, fb, ib->width, ib->height);
-    goto done;
+    const double *ga = ia->geo.gt, *gb = ib->geo.gt;
+    double fx = ib->geo.has_gt ? (ga[0] - gb[0]) / gb[1] : -1, fy = ib->geo.has_gt ? (ga[3] - gb[3]) / gb[5] : -1;
+    int same_grid = ia->geo.has_gt && ib->geo.has_gt && fabs(ga[1] - gb[1]) <= 1e-9 * fabs(gb[1]) &&
+                    fabs(ga[5] - gb[5]) <= 1e-9 * fabs(gb[5]) && ga[2] == 0 && ga[4] == 0 && gb[2] == 0 && gb[4] == 0 &&
+                    fabs(fx - nearbyint(fx)) < 1e-3 && fabs(fy - nearbyint(fy)) < 1e-3 && nearbyint(fx) >= 0 &&
+                    nearbyint(fy) >= 0 && nearbyint(fx) + ia->width <= ib->width && nearbyint(fy) + ia->height <= ib->height;
+    if (!same_grid) {
+      ctx_fail(&ctx, CBAS_EUSAGE, "%s is %ux%u but %s is %ux%u and does not contain it on the same grid", fa, ia->width,
+               ia->height, fb, ib->width, ib->height);
+      goto done;
+    }
+    bx0 = (uint32_t)nearbyint(fx);
+    by0 = (uint32_t)nearbyint(fy);
   }
   if (rm && (gt_get_info(rm)->width != ia->width || gt_get_info(rm)->height != ia->height)) {
     ctx_fail(&ctx, CBAS_EUSAGE, "--mask %s is not %ux%u", fm, ia->width, ia->height);
@@ -125,16 +139,17 @@ int cmd_compare(int argc, char **argv) {
   }
   cmp_acc acc;
   memset(&acc, 0, sizeof acc);
-  if (compare_pass(&ctx, ra, rb, rm, b0a, b0b, nb, 0, &acc)) goto done;
+  if (compare_pass(&ctx, ra, rb, rm, b0a, b0b, nb, bx0, by0, 0, &acc)) goto done;
   double mean = acc.n ? acc.sum / (double)acc.n : NAN;
   double rms = acc.n ? sqrt(acc.sumsq / (double)acc.n) : NAN, std = NAN, maxabs = acc.n ? acc.maxabs : NAN;
   if (acc.n) { /* second pass: spread about the mean */
     cmp_acc a2;
     memset(&a2, 0, sizeof a2);
-    if (compare_pass(&ctx, ra, rb, rm, b0a, b0b, nb, mean, &a2)) goto done;
+    if (compare_pass(&ctx, ra, rb, rm, b0a, b0b, nb, bx0, by0, mean, &a2)) goto done;
     std = sqrt(a2.sumsq / (double)a2.n);
     if (demean) maxabs = a2.maxabs;
   }
+  if (bx0 || by0) printf("offset_b %u %u\n", bx0, by0);
   printf("n_valid %llu\nonly_a %llu\nonly_b %llu\n", (unsigned long long)acc.n, (unsigned long long)acc.only_a,
          (unsigned long long)acc.only_b);
   printf("mean_diff %.9g\nrms_diff %.9g\nstd_diff %.9g\nmax_abs_diff %.9g\nrms_a %.9g\n", mean, rms, std, maxabs,
