@@ -14,6 +14,7 @@
  */
 #include "cbas/synth.h"
 #include "cbas/budget.h"
+#include "cbas/licsbas.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,24 +77,14 @@ static double clampd(double v, double lo, double hi) { return v < lo ? lo : v > 
 
 /* ---- dates ---------------------------------------------------------------------------- */
 
-static int days_in_month(int y, int mo) {
-  static const int d[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-  return d[mo - 1] + (mo == 2 && leap);
-}
-
 long synth_day_number(int ymd) {
-  int y = ymd / 10000, mo = ymd / 100 % 100, d = ymd % 100;
-  if (ymd < 19000101 || ymd > 21001231 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
-    return DAY_INVALID;
-  y -= mo <= 2;
-  long era = y / 400; /* y > 0 here */
-  long yoe = y - era * 400;
-  long doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
+  char txt[16];
+  if (ymd < 19000101 || ymd > 21001231) return DAY_INVALID;
+  snprintf(txt, sizeof txt, "%08d", ymd);
+  return lb_valid_date(txt) ? lb_day_number(txt) : DAY_INVALID;
 }
 
+/* Inverse of the day number (H. Hinnant's civil_from_days). */
 int synth_ymd_from_days(long z) {
   z += 719468;
   long era = (z >= 0 ? z : z - 146096) / 146097;
