@@ -75,7 +75,7 @@ typedef struct vel_run {
   /* per worker */
   double *work;             /* [n_worker][nwork] */
   size_t nwork;
-  float *draws;             /* [n_worker][NSBAS_BOOT] */
+  float *draws;             /* [n_worker][NSBAS_BOOT + n]: draws, then the pixel's series */
   uint8_t *sing;            /* [n_worker][2*NSBAS_BOOT]: this pixel's flags, then the worker's OR */
 } vel_run;
 
@@ -102,24 +102,23 @@ static int fit_row(void *ud, long item, int worker) {
   vel_run *v = ud;
   const uint32_t W = v->width, r = (uint32_t)item;
   const int n = v->n, sinf_ = v->o->sin;
-  float *cum = v->cum + (size_t)r * (size_t)n * W;
+  const float *cum = v->cum + (size_t)r * (size_t)n * W;
   const float *m = v->mrow + (size_t)r * W;
   double *work = v->work + (size_t)worker * v->nwork;
-  float *draws = v->draws + (size_t)worker * NSBAS_BOOT;
+  float *draws = v->draws + (size_t)worker * (NSBAS_BOOT + (size_t)n), *series = draws + NSBAS_BOOT;
   uint8_t *sing = v->sing + (size_t)worker * 2 * NSBAS_BOOT, *acc = sing + NSBAS_BOOT;
   for (uint32_t x = 0; x < W; x++) {
     int any = 0;
-    for (int e = 0; e < n; e++) {
-      float *p = cum + (size_t)e * W + x;
-      *p = *p * m[x] - v->ref[e];
-      any |= !isnan(*p);
+    for (int e = 0; e < n; e++) { /* contiguous: the fits visit every epoch many times */
+      series[e] = cum[(size_t)e * W + x] * m[x] - v->ref[e];
+      any |= !isnan(series[e]);
     }
     float res[O_N];
     for (int k = 0; k < O_N; k++) res[k] = NAN;
     if (any) {
       if (!v->vstd_only) {
         float coef[4];
-        nsbas_vel_fit(n, v->t, cum + x, W, sinf_ ? 4 : 2, work, coef);
+        nsbas_vel_fit(n, v->t, series, 1, sinf_ ? 4 : 2, work, coef);
         res[O_VEL] = coef[1];
         if (sinf_) {
           nsbas_sin_amp_dt(coef[2], coef[3], v->doy0, &res[O_AMP], &res[O_DT]);
@@ -128,7 +127,7 @@ static int fit_row(void *ud, long item, int worker) {
         }
       }
       if (v->want[O_VSTD]) {
-        nsbas_boot_pixel(n, v->t, NSBAS_BOOT, v->draw, cum + x, W, draws, sing);
+        nsbas_boot_pixel(n, v->t, NSBAS_BOOT, v->draw, series, 1, draws, sing);
         for (int b = 0; b < NSBAS_BOOT; b++) acc[b] |= sing[b];
         res[O_VSTD] = nsbas_boot_std(NSBAS_BOOT, draws, v->vstd_only ? v->voided : NULL);
       }
@@ -234,7 +233,7 @@ static int run_vel(cbas_ctx *ctx, const vel_opts *o) {
   int nw = ctx->n_threads;
   v.nwork = nsbas_vel_work(v.n, 4);
   v.work = budget_alloc(ctx, (size_t)nw * v.nwork * sizeof *v.work, "cbas vel: fit scratch");
-  v.draws = budget_alloc(ctx, (size_t)nw * NSBAS_BOOT * sizeof *v.draws, "cbas vel: bootstrap draws");
+  v.draws = budget_alloc(ctx, (size_t)nw * (NSBAS_BOOT + (size_t)v.n) * sizeof *v.draws, "cbas vel: bootstrap draws");
   v.sing = budget_calloc(ctx, (size_t)nw * 2 * NSBAS_BOOT, 1, "cbas vel: bootstrap flags");
   if (o->vstd) {
     v.draw = budget_alloc(ctx, (size_t)NSBAS_BOOT * v.n * sizeof *v.draw, "cbas vel: bootstrap indices");
