@@ -801,10 +801,10 @@ int filt_run(cbas_ctx *ctx, const tsdir *t, const stack_meta *m, const filt_para
   if (filter_sweeps(&f, &n_sweep)) goto done;
   double t2 = plat_now();
   if (find_ref(&f, &rx, &ry)) goto done;
-  ctx_info(ctx, "selected ref %u:%u/%u:%u\n", rx, rx + 1, ry, ry + 1);
+  ctx_info(ctx, "cbas filter: selected ref %u:%u/%u:%u\n", rx, rx + 1, ry, ry + 1);
   double t3 = plat_now();
   if (write_ref(&f, rx, ry) || write_outputs(&f, rx, ry)) goto done;
-  ctx_info(ctx, "times: n_gap%s %.2f s, filter (%d sweep%s, cube in %s) %.2f s, 16ref %.2f s, "
+  ctx_info(ctx, "cbas filter: times: n_gap%s %.2f s, filter (%d sweep%s, cube in %s) %.2f s, 16ref %.2f s, "
                 "outputs %.2f s\n", f.deramp ? " + deramp fit" : "", t1 - t0, n_sweep, n_sweep > 1 ? "s" : "",
            f.st.mem ? "memory" : "work file", t2 - t1, t3 - t2, plat_now() - t3);
   if (out) {
@@ -848,7 +848,7 @@ int cmd_filter(int argc, char **argv) {
   if (!tsdir_cli_apply(&ctx, &c, &v) && !filt_params_from(&ctx, &v, &p) && !tsdir_cli_open(&ctx, &c, 0, &t, &s)) {
     double t0 = plat_now();
     if (!filt_run(&ctx, &t, stack_get_meta(s), &p, NULL)) {
-      ctx_info(&ctx, "done in %.2f s; output in %s\n", plat_now() - t0, t.path);
+      ctx_info(&ctx, "cbas filter: done in %.2f s; output in %s\n", plat_now() - t0, t.path);
       tsdir_report_peak(&ctx, "cbas filter");
     }
   }
