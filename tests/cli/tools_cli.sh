@@ -81,3 +81,46 @@ one_line decompose-counts 2 "--n given 1 times for 2 --los" \
 one_line decompose-missing 2 "nope.tif" \
   $CBAS decompose --los los/A.tif --e los/A_E.tif --n los/A_N.tif --los nope.tif --e los/D_E.tif --n los/D_N.tif
 for c in ts vel decompose; do expect help-$c $CBAS $c --help; done
+
+# ---- decompose with E/N from cbas stacks (synth + prep, asc and desc) = the same from GeoTIFFs,
+# and equal to the motion the LOS were made of (both frames on one 0.001 deg lattice) ----
+cd "$T" || exit 1
+if $CBAS synth --out sa --track asc --width 80 --length 60 --epochs 6 --no-noise --quiet > st.log 2>&1 &&
+   $CBAS synth --out sd --track desc --width 70 --length 50 --epochs 6 --no-noise --lon0 138.013 --lat0 36.49 --quiet >> st.log 2>&1 &&
+   $CBAS prep --geoc sa/GEOC --out stka --quiet >> st.log 2>&1 && $CBAS prep --geoc sd/GEOC --out stkd --quiet >> st.log 2>&1; then
+  for s in a d; do for l in E N; do $CBAS stack-dump stk$s --layer $l --raw stk$s.$l.raw --quiet; done; done
+  /usr/bin/python3 - > mk.log 2>&1 <<'PY'
+import numpy as np
+from osgeo import gdal, osr
+def tif(path, a, gt):
+    d = gdal.GetDriverByName('GTiff').Create(path, a.shape[1], a.shape[0], 1, gdal.GDT_Float32)
+    d.SetGeoTransform(gt); s = osr.SpatialReference(); s.ImportFromEPSG(4326); d.SetProjection(s.ExportToWkt())
+    d.GetRasterBand(1).WriteArray(a); d.GetRasterBand(1).SetNoDataValue(np.nan); d = None
+for s in 'ad':
+    kv = dict(l.split(':', 1) for l in open(f'stk{s}/stack.par') if ':' in l)
+    W, L = int(kv['width']), int(kv['length'])
+    gt = [float(x) for x in kv['geotransform'].split()]
+    E = np.fromfile(f'stk{s}.E.raw', np.float32).reshape(L, W)
+    N = np.fromfile(f'stk{s}.N.raw', np.float32).reshape(L, W)
+    lon, lat = np.meshgrid(gt[0] + gt[1] * (np.arange(W) + 0.5), gt[3] + gt[5] * (np.arange(L) + 0.5))
+    U = np.sqrt(1 - N.astype(float) ** 2 - E.astype(float) ** 2)
+    tif(f'los{s}.tif', (E * (2 + 30 * (lon - 138)) + U * (-5 + 40 * (lat - 36.45))).astype(np.float32), gt)
+    tif(f'E{s}.tif', E, gt); tif(f'N{s}.tif', N, gt)
+PY
+  mkdir -p so1 so2
+  expect decompose-stack $CBAS decompose --los losa.tif --stack stka --los losd.tif --stack stkd --out so1 --quiet --no-png
+  expect decompose-tifs $CBAS decompose --los losa.tif --e Ea.tif --n Na.tif --los losd.tif --e Ed.tif --n Nd.tif --out so2 --quiet --no-png
+  if cmp -s so1/EW.geo.tif so2/EW.geo.tif && cmp -s so1/UD.geo.tif so2/UD.geo.tif; then ok decompose-stack-equals-tifs
+  else bad decompose-stack-equals-tifs "EW/UD differ"; fi
+  r=$(/usr/bin/python3 -c "
+from osgeo import gdal; import numpy as np
+g = gdal.Open('so1/EW.geo.tif'); t = g.GetGeoTransform(); ew = g.ReadAsArray(); ud = gdal.Open('so1/UD.geo.tif').ReadAsArray()
+lon, lat = np.meshgrid(t[0] + t[1] * (np.arange(ew.shape[1]) + 0.5), t[3] + t[5] * (np.arange(ew.shape[0]) + 0.5))
+ok = ~np.isnan(ew)
+print(int(ok.sum()), np.max(np.abs(ew - (2 + 30 * (lon - 138)))[ok]), np.max(np.abs(ud - (-5 + 40 * (lat - 36.45)))[ok]))")
+  set -- $r
+  if [ "${1:-0}" -gt 1000 ] && awk -v a="$2" -v b="$3" 'BEGIN { exit !(a < 1e-4 && b < 1e-4) }'; then ok "decompose-stack-truth ($1 pixels, max error EW $2 UD $3)"
+  else bad decompose-stack-truth "$r $(tail -n 2 mk.log)"; fi
+else
+  bad decompose-stack-setup "$(tail -n 3 st.log)"
+fi
