@@ -30,7 +30,7 @@ TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 TEST_LIB := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out $(TEST_SRC),$(wildcard tests/unit/*.c)))
 
-.PHONY: all check deps clean distclean bench
+.PHONY: all check deps clean distclean bench sample
 .SECONDARY:
 all: $(BUILD)/cbas
 
@@ -63,6 +63,10 @@ BENCH_BIN := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/
 $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(BUILD)/libcbas.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# The README's main job: synthesize the sample frame and run the whole workflow on it.
+sample:
+	@sh samples/run.sh
 
 bench: $(BUILD)/cbas $(BENCH_BIN)
 	@sh tests/bench/run.sh "$(BUILD)" "$(WRAPPER)" $(BENCH)
