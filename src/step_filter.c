@@ -379,10 +379,11 @@ static int filter_sweeps(fctx *f, int *n_sweep) {
   if (rows > 32) rows = 32;
   if (rows > f->l) rows = f->l;
   if (rows < 1) rows = 1;
-  /* at most a quarter of the budget for the rings: more epochs per sweep save only re-reading
-   * the input, and the rings are touched page by page */
+  /* at most a quarter of the budget for the rings (half when the cube is in a file): more
+   * epochs per sweep save only re-reading the input, and the rings are touched page by page */
   uint64_t ring_cap = (avail - (uint64_t)rows * in_row);
-  if (ring_cap > ctx->budget->limit / 4) ring_cap = ctx->budget->limit / 4;
+  uint64_t cap = f->st.mem ? ctx->budget->limit / 4 : ctx->budget->limit / 2;
+  if (ring_cap > cap) ring_cap = cap;
   int g = (int)(ring_cap / per_chan);
   if (g > f->n) g = f->n;
   if (g < 1) g = 1;
