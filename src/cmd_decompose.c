@@ -54,7 +54,7 @@ static int read_list(const char *path, decomp_params *p, char **text, char *err,
 int cmd_decompose(int argc, char **argv) {
   cli_multi los = {{0}, 0}, e = {{0}, 0}, n = {{0}, 0}, u = {{0}, 0}, stk = {{0}, 0};
   const char *list = NULL, *out = ".", *prefix = "", *resample = "bilinear";
-  int stats = 0, no_png = 0;
+  int stats = 0, no_png = 0, block_rows = 0;
   cli_opt opts[] = {
       {"los", CLI_MULTI, &los, "FILE.tif", "LOS velocity/displacement of one geometry (repeat per geometry)"},
       {"e", CLI_MULTI, &e, "FILE.tif", "east component of that geometry's LOS unit vector"},
@@ -67,6 +67,7 @@ int cmd_decompose(int argc, char **argv) {
       {"resample", CLI_STR, &resample, "ALG", "bilinear (default, as LiCSBAS) or near"},
       {"stats", CLI_FLAG, &stats, NULL, "also n_data_fromE/fromW/total and, for 3+ geometries, resid_LOS<i>"},
       {"no-png", CLI_FLAG, &no_png, NULL, "do not write the EW/UD quicklooks"},
+      {"block-rows", CLI_INT, &block_rows, "N", "output rows per block at most (default: from --mem; tests, tuning)"},
   };
   cli_common common;
   char err[512];
@@ -103,6 +104,10 @@ int cmd_decompose(int argc, char **argv) {
     }
     p.n_in = los.n;
   }
+  if (!bad && block_rows < 0) {
+    snprintf(err, sizeof err, "--block-rows must be >= 0");
+    bad = 1;
+  }
   if (!bad && strcmp(resample, "bilinear") && strcmp(resample, "near")) {
     snprintf(err, sizeof err, "--resample %s: bilinear or near", resample);
     bad = 1;
@@ -117,6 +122,7 @@ int cmd_decompose(int argc, char **argv) {
   p.alg = strcmp(resample, "near") ? WARP_BILINEAR : WARP_NEAR;
   p.stats = stats;
   p.png = !no_png;
+  p.block_rows = (uint32_t)block_rows;
   cbas_ctx ctx;
   if (!cli_ctx_init(&ctx, &common)) decomp_run(&ctx, &p);
   free(text);

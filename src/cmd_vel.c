@@ -51,7 +51,7 @@ static const char *const OUT_NAME[O_N] = {"vel", "amp", "dt", "peak", "vstd"};
 typedef struct vel_opts {
   tools_in_opts in;
   const char *start, *end, *prefix;
-  int sin, vstd, no_png;
+  int sin, vstd, no_png, block_rows;
 } vel_opts;
 
 typedef struct vel_run {
@@ -146,7 +146,7 @@ static int vel_pass(vel_run *v) {
   for (int k = 0; k < O_N; k++) n_out += v->want[k] && (!v->vstd_only || k == O_VSTD);
   uint64_t per_row = ((uint64_t)v->n + 1 + (uint64_t)n_out) * W * 4;
   uint32_t rows;
-  if (tsdir_block_rows(ctx, L, 0, per_row, "cbas vel", &rows)) return ctx->status;
+  if (tsdir_block_rows_max(ctx, L, 0, per_row, (uint32_t)v->o->block_rows, "cbas vel", &rows)) return ctx->status;
   v->width = W;
   v->cum = budget_alloc(ctx, (size_t)rows * v->n * W * 4, "cbas vel: cum rows");
   v->mrow = budget_alloc(ctx, (size_t)rows * W * 4, "cbas vel: mask rows");
@@ -297,15 +297,16 @@ int cmd_vel(int argc, char **argv) {
   vel_opts o;
   memset(&o, 0, sizeof o);
   tools_in_defaults(&o.in);
-  cli_opt opts[TOOLS_IN_N_OPTS + 6] = {
+  cli_opt opts[TOOLS_IN_N_OPTS + 7] = {
       {"start", CLI_STR, &o.start, "YYYYMMDD", "first date (snaps to the first epoch on or after it)"},
       {"end", CLI_STR, &o.end, "YYYYMMDD", "last date (snaps to the last epoch on or before it)"},
       {"sin", CLI_FLAG, &o.sin, NULL, "fit an annual sinusoid too: amplitude (mm), dt and peak day of year"},
       {"vstd", CLI_FLAG, &o.vstd, NULL, "bootstrap std of the velocity (mm/yr)"},
       {"out", CLI_STR, &o.prefix, "PREFIX", "output prefix (default START_END): PREFIX.vel.tif, .amp, .dt, .peak, .vstd"},
       {"no-png", CLI_FLAG, &o.no_png, NULL, "do not write the PNG quicklooks"},
+      {"block-rows", CLI_INT, &o.block_rows, "N", "rows per block at most (default: from --mem; tests, tuning)"},
   };
-  tools_in_cli(opts + 6, &o.in);
+  tools_in_cli(opts + 7, &o.in);
   cli_common common;
   char err[512];
   int st = cli_parse("vel", "--ts TSDIR | --cum FILE.tif [--start YYYYMMDD --end YYYYMMDD] [--sin] [--vstd] [--ref X1:X2/Y1:Y2 | --ref-geo W/E/S/N | --ref-lon X --ref-lat Y] [--mask] [--out PREFIX]",
@@ -318,6 +319,7 @@ int cmd_vel(int argc, char **argv) {
                      opts, (int)(sizeof opts / sizeof opts[0]), argc, argv, &common, err, sizeof err);
   if (st == 1) return 0;
   if (st) { fprintf(stderr, "cbas vel: %s\n", err); return 2; }
+  if (o.block_rows < 0) { fprintf(stderr, "cbas vel: --block-rows must be >= 0\n"); return 2; }
   cbas_ctx ctx;
   if (!cli_ctx_init(&ctx, &common)) run_vel(&ctx, &o);
   if (!ctx.status) tsdir_report_peak(&ctx, "cbas vel");

@@ -298,7 +298,7 @@ static int alloc_blocks(drun *r) {
       per_row += (uint64_t)p->nx * 4 * (uint64_t)ceil(ratio) + (uint64_t)r->W * 4;
     }
   }
-  if (tsdir_block_rows(ctx, r->L, fixed, per_row, "cbas decompose", &r->B)) return ctx->status;
+  if (tsdir_block_rows_max(ctx, r->L, fixed, per_row, r->p->block_rows, "cbas decompose", &r->B)) return ctx->status;
   for (int i = 0; i < r->n; i++) {
     wsrc *list[5];
     srcs_of(&r->g[i], list);

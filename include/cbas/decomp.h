@@ -57,6 +57,7 @@ typedef struct decomp_params {
   warp_alg alg;          /* default WARP_BILINEAR (LiCSBAS -r bilinear) */
   int stats;             /* --stats (LiCSBAS --out_stats) */
   int png;               /* quicklooks EW.png, UD.png */
+  uint32_t block_rows;   /* rows per block at most, 0 = from the budget (tests) */
 } decomp_params;
 
 /* ---- exact pieces (unit-tested) ---- */

@@ -365,13 +365,13 @@ static void test_vel_vstd_blocks(void) {
   ctx_free(&ctx);
   const char *a = check_path("vb/a"), *b = check_path("vb/b");
   CHECK(run(cmd_vel, "vel", "--ts", ts, "--vstd", "--threads", "1", "--out", a, "--no-png", "--quiet", NULL) == 0);
-  CHECK(run(cmd_vel, "vel", "--ts", ts, "--vstd", "--threads", "2", "--mem", "1M", "--out", b, "--no-png", "--quiet",
-            NULL) == 0);
+  CHECK(run(cmd_vel, "vel", "--ts", ts, "--vstd", "--threads", "2", "--mem", "1M", "--block-rows", "1", "--out", b,
+            "--no-png", "--quiet", NULL) == 0);
   for (int k = 0; k < 2; k++) {
     char pa[1200], pb[1200];
     snprintf(pa, sizeof pa, "%s.%s.tif", a, k ? "vstd" : "vel");
     snprintf(pb, sizeof pb, "%s.%s.tif", b, k ? "vstd" : "vel");
-    CHECKF(tsfx_same_file(pa, pb), "%s differs with 2 threads and 1M", pb);
+    CHECKF(tsfx_same_file(pa, pb), "%s differs with 2 threads, 1M and one-row blocks", pb);
   }
   snprintf(p, sizeof p, "%s.vel.tif", a);
   float *v = read_tif(p);
@@ -536,6 +536,20 @@ static void test_decompose_truth(void) {
   char p[1200];
   snprintf(p, sizeof p, "%s/resid_LOS3.geo.tif", out);
   CHECK(tsfx_same_file(p, p));
+  /* the same with one-row blocks, 1 MB and one thread: byte-identical files */
+  char out4[1000];
+  snprintf(out4, sizeof out4, "%s/o4", check_path("dc"));
+  CHECK(check_sh("mkdir -p '%s'", out4) == 0);
+  CHECK(run(cmd_decompose, "decompose", "--los", at, "--e", ae, "--n", an, "--los", dt, "--e", de, "--n", dn, "--los",
+            ct, "--e", ce, "--n", cn, "--out", out4, "--stats", "--mem", "1M", "--block-rows", "1", "--threads", "1", "--no-png", "--quiet",
+            NULL) == 0);
+  static const char *const outs[] = {"EW", "UD", "n_data_total", "resid_LOS2"};
+  for (int k = 0; k < 4; k++) {
+    char q[1200];
+    snprintf(p, sizeof p, "%s/%s.geo.tif", out, outs[k]);
+    snprintf(q, sizeof q, "%s/%s.geo.tif", out4, outs[k]);
+    CHECKF(tsfx_same_file(p, q), "%s differs with --mem 1M", q);
+  }
   /* --u instead of --n and nearest resampling on the one-lattice pair give the same truth */
   snprintf(out, sizeof out, "%s/o3", check_path("dc"));
   CHECK(run(cmd_decompose, "decompose", "--los", at, "--e", ae, "--n", an, "--los", dt, "--e", de, "--n", dn,
