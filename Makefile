@@ -30,7 +30,7 @@ TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 TEST_LIB := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out $(TEST_SRC),$(wildcard tests/unit/*.c)))
 
-.PHONY: all check deps clean distclean bench sample
+.PHONY: all check deps clean distclean bench sample parity
 .SECONDARY:
 all: $(BUILD)/cbas
 
@@ -63,6 +63,12 @@ BENCH_BIN := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/
 $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(BUILD)/libcbas.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# Parity with LiCSBAS itself (not part of check: needs a LiCSBAS checkout, which cbas never
+# ships, and Debian's python3 modules): make parity LICSBAS=/path/to/LiCSBAS
+parity: $(BUILD)/cbas
+	@CBAS_WANT_GDAL=1 sh platform/debian/bootstrap.sh $(TARGET)
+	@CBAS_SHELL_DIRS=tests/licsbas CBAS_NO_UNIT=1 LICSBAS=$(LICSBAS) sh tests/run.sh "$(BUILD)" "$(WRAPPER)" $(TESTS)
 
 # The README's main job: synthesize the sample frame and run the whole workflow on it.
 sample:

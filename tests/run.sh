@@ -1,7 +1,8 @@
 #!/bin/sh
 # Test runner: runs every unit-test binary (through WRAPPER, e.g. qemu-aarch64, for ARM
-# targets) and every shell test under tests/cli and tests/interop, counts the "ok - " and
-# "FAIL - " lines they print, and ends with "N passed, N failed".
+# targets) and every shell test under tests/cli and tests/interop (or the directories in
+# $CBAS_SHELL_DIRS, e.g. tests/licsbas for `make parity`), counts the "ok - " and "FAIL - "
+# lines they print, and ends with "N passed, N failed".
 # Usage: tests/run.sh BUILD_DIR "WRAPPER" [NAME_SUBSTRING ...]
 build=$1; wrapper=$2; shift 2
 filter="$*"
@@ -36,13 +37,14 @@ run_one() { # $1 = display name, rest = command
   echo "$name: $p passed, $f failed ($(( $(date +%s) - start ))s)"
   pass=$((pass + p)); fail=$((fail + f))
 }
-for t in "$build"/tests/test_*; do
+shell_dirs=${CBAS_SHELL_DIRS:-tests/cli tests/interop}
+[ -n "${CBAS_NO_UNIT:-}" ] || for t in "$build"/tests/test_*; do
   [ -x "$t" ] || continue
   n=$(basename "$t")
   selected "$n" || continue
   if [ -n "$wrapper" ]; then run_one "$n" $wrapper "$t"; else run_one "$n" "$t"; fi
 done
-for s in tests/cli/*.sh tests/interop/*.sh; do
+for s in $(for d in $shell_dirs; do ls "$d"/*.sh 2>/dev/null; done); do
   [ -f "$s" ] || continue
   n=$(basename "$s" .sh)
   selected "$n" || continue

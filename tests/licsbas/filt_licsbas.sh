@@ -10,7 +10,7 @@
 # range + no temporal filter. Missing LiCSBAS or Python modules are failures, not skips.
 . tests/lib.sh
 ROOT=$(pwd)
-FX="/usr/bin/python3 $ROOT/tests/interop/filt_fixture.py"
+FX="/usr/bin/python3 $ROOT/tests/licsbas/filt_fixture.py"
 LICSBAS=${LICSBAS:-/work/licsbas}
 LB="env PYTHONPATH=$LICSBAS/LiCSBAS_lib /usr/bin/python3 $LICSBAS/bin"
 cd "$T" || exit 1
