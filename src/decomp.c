@@ -158,6 +158,9 @@ typedef struct drun {
   ginput *g;
   uint32_t W, L, B;
   double gt_out[6];
+  int n_w;                                      /* output files */
+  gt_writer *w[5 + DECOMP_MAX_INPUTS];
+  char path[5 + DECOMP_MAX_INPUTS][1100];
 } drun;
 
 static wsrc *srcs_of(ginput *g, wsrc **list) {
@@ -350,24 +353,32 @@ static int make_writer(drun *r, const char *name, gt_type type, gt_writer **w, c
 
 enum { W_EW, W_UD, W_NE, W_NW, W_NT, W_RES0 };
 
+/* The output files, started before the blocks are sized so that the writers' buffers are
+ * counted in the budget first. */
+static int open_outputs(drun *r) {
+  const int n_res = r->p->stats && r->n >= 3 ? r->n : 0;
+  static const char *const names[W_RES0] = {"EW.geo.tif", "UD.geo.tif", "n_data_fromE.geo.tif", "n_data_fromW.geo.tif",
+                                            "n_data_total.geo.tif"};
+  r->n_w = r->p->stats ? W_RES0 + n_res : 2;
+  for (int k = 0; k < r->n_w && !r->ctx->status; k++) {
+    char nm[64];
+    if (k < W_RES0) snprintf(nm, sizeof nm, "%s", names[k]);
+    else snprintf(nm, sizeof nm, "resid_LOS%d.geo.tif", k - W_RES0 + 1);
+    make_writer(r, nm, k >= W_NE && k <= W_NT ? GT_U8 : GT_F32, &r->w[k], r->path[k], sizeof r->path[k]);
+  }
+  return r->ctx->status;
+}
+
 /* Pass 2: resample, solve, write. */
 static int solve_all(drun *r) {
   cbas_ctx *ctx = r->ctx;
   const int n = r->n, n_res = r->p->stats && n >= 3 ? n : 0;
-  const int n_w = r->p->stats ? W_RES0 + n_res : 2;
-  gt_writer *w[W_RES0 + DECOMP_MAX_INPUTS] = {0};
-  char path[W_RES0 + DECOMP_MAX_INPUTS][1100];
+  const int n_w = r->n_w;
+  gt_writer **w = r->w;
+  char (*path)[1100] = r->path;
   const uint32_t W = r->W;
   float *o32 = budget_alloc(ctx, ((size_t)2 + n_res) * r->B * W * 4, "cbas decompose: output rows");
   uint8_t *o8 = budget_alloc(ctx, (size_t)3 * r->B * W, "cbas decompose: count rows");
-  static const char *const names[W_RES0] = {"EW.geo.tif", "UD.geo.tif", "n_data_fromE.geo.tif", "n_data_fromW.geo.tif",
-                                            "n_data_total.geo.tif"};
-  for (int k = 0; k < n_w && !ctx->status; k++) {
-    char nm[64];
-    if (k < W_RES0) snprintf(nm, sizeof nm, "%s", names[k]);
-    else snprintf(nm, sizeof nm, "resid_LOS%d.geo.tif", k - W_RES0 + 1);
-    make_writer(r, nm, k >= W_NE && k <= W_NT ? GT_U8 : GT_F32, &w[k], path[k], sizeof path[k]);
-  }
   float d[DECOMP_MAX_INPUTS], e[DECOMP_MAX_INPUTS], u[DECOMP_MAX_INPUTS];
   uint64_t n_valid = 0;
   for (uint32_t y0 = 0; y0 < r->L && !ctx->status; y0 += r->B) {
@@ -474,7 +485,8 @@ int decomp_run(cbas_ctx *ctx, const decomp_params *p) {
   if (r.n > DECOMP_MAX_INPUTS) return ctx_fail(ctx, CBAS_EUSAGE, "at most %d LOS geometries", DECOMP_MAX_INPUTS);
   r.g = calloc((size_t)r.n, sizeof *r.g);
   if (!r.g) return ctx_fail(ctx, CBAS_ENOMEM, "out of memory");
-  if (!open_inputs(&r) && !plan_grid(&r) && !alloc_blocks(&r) && !sides_on_grid(&r)) solve_all(&r);
+  if (!open_inputs(&r) && !plan_grid(&r) && !open_outputs(&r) && !alloc_blocks(&r) && !sides_on_grid(&r)) solve_all(&r);
+  for (int k = 0; k < r.n_w; k++) gt_abort(ctx, r.w[k]); /* after an error (committed ones are NULL) */
   for (int i = 0; i < r.n; i++) {
     src_close(ctx, &r.g[i].d);
     src_close(ctx, &r.g[i].e);
