@@ -451,24 +451,20 @@ static int keep_writer(inv_ctx *I, const char *sub, const char *name, uint32_t b
 
 /* ---- the step */
 
-static void inv_free(inv_ctx *I) {
+/* Releases every budgeted buffer (safe to call twice). */
+#define INV_RELEASE(ptr) do { budget_free(ctx, ptr); (ptr) = NULL; } while (0)
+static void inv_free_buffers(inv_ctx *I) {
   cbas_ctx *ctx = I->ctx;
+  INV_RELEASE(I->plan_mem); INV_RELEASE(I->wmem); INV_RELEASE(I->wbuf); INV_RELEASE(I->unw);
+  INV_RELEASE(I->cc); INV_RELEASE(I->cum); INV_RELEASE(I->out); INV_RELEASE(I->inc); INV_RELEASE(I->res);
+  INV_RELEASE(I->rss); INV_RELEASE(I->rn); INV_RELEASE(I->rms); INV_RELEASE(I->best); INV_RELEASE(I->hist);
+}
+#undef INV_RELEASE
+
+static void inv_free(inv_ctx *I) {
   if (I->wf_open) afile_abort(&I->wf);
-  budget_free(ctx, I->plan_mem);
-  budget_free(ctx, I->wmem);
+  inv_free_buffers(I);
   free(I->work);
-  budget_free(ctx, I->wbuf);
-  budget_free(ctx, I->unw);
-  budget_free(ctx, I->cc);
-  budget_free(ctx, I->cum);
-  budget_free(ctx, I->out);
-  budget_free(ctx, I->inc);
-  budget_free(ctx, I->res);
-  budget_free(ctx, I->rss);
-  budget_free(ctx, I->rn);
-  budget_free(ctx, I->rms);
-  budget_free(ctx, I->best);
-  budget_free(ctx, I->hist);
   free(I->used); free(I->ws); free(I->ifg); free(I->ep); free(I->prim); free(I->sec); free(I->t_yr); free(I->ref_mm);
   free(I->ifg_ss); free(I->ifg_n); free(I->med); free(I->medv); free(I->refcum); free(I->loop_ifg);
 }
@@ -596,14 +592,10 @@ int inv_run(cbas_ctx *ctx, const tsdir *t, const stack *s, const inv_params *p, 
   if (tsdir_result_create(ctx, t, I.m, NULL, "cum", (uint32_t)N, desc, &gcum)) goto done;
   if (work_sweep(&I, ref_row, items_rows, cum_after, gcum)) goto done;
 
-  /* ---- reports; the block buffers make room for the network figures (11bad/12bad marked) */
-  budget_free(ctx, I.unw); I.unw = NULL;
-  budget_free(ctx, I.cc); I.cc = NULL;
-  budget_free(ctx, I.cum); I.cum = NULL;
-  budget_free(ctx, I.out); I.out = NULL;
-  for (uint32_t k = 0; k < I.n_all; k++) I.used[k] = !I.used[k];
-  if (write_reports(&I, n_bad) || write_ref13(&I, rx, ry) || tsdir_network_pngs(ctx, t, I.m, 13, NULL, I.used))
-    goto done;
+  /* ---- reports and commit; then the network figures (11bad/12bad marked), drawn once every
+   * block, workspace and writer strip is released, so the budget checked before the work
+   * (TSDIR_NETWORK_PNG_BYTES) is free again */
+  if (write_reports(&I, n_bad) || write_ref13(&I, rx, ry)) goto done;
   gt_writer **all[OUT_N + 4] = {&g[0], &g[1], &g[2], &g[3], &g[4], &g[5], &ginc, &gres, &grms, &gcum};
   for (int q = 0; q < OUT_N + 4; q++) {
     gt_writer *x = *all[q];
@@ -614,6 +606,9 @@ int inv_run(cbas_ctx *ctx, const tsdir *t, const stack *s, const inv_params *p, 
     I.wf_open = 0;
     if (afile_commit(ctx, &I.wf)) goto done;
   }
+  inv_free_buffers(&I);
+  for (uint32_t k = 0; k < I.n_all; k++) I.used[k] = !I.used[k];
+  if (tsdir_network_pngs(ctx, t, I.m, 13, NULL, I.used)) goto done;
   ctx_info(ctx, "cbas invert: stable reference (13ref) %u:%u/%u:%u, rms of cum wrt median %g mm\n", rx, rx + 1, ry,
            ry + 1, (double)q4.best.v);
   if (out) {

@@ -597,7 +597,19 @@ static void test_vstd_linear_zero(void) {
     if (!isnan(vs[q])) { CHECKF(vs[q] < 1e-4f, "vstd %g at %d", vs[q], q); n++; }
   CHECK_EQ_INT(n, 6 * VW - 1);
   free(vs);
-  /* a cum.tif without dates is refused by name */
+  /* a cum.tif without dates is refused, naming the file and band */
+  const char *td2 = check_path("vl/TSnd");
+  stack *s;
+  tsdir t;
+  CHECKF(stack_open(&ctx, sd, &s) == 0 && tsdir_create(&ctx, &t, td2, sd) == 0, "%s", ctx.msg);
+  float *img = calloc((size_t)VN * VW * VL, 4);
+  gt_writer *w;
+  CHECK(img && tsdir_result_create(&ctx, &t, stack_get_meta(s), NULL, "cum", VN, NULL, &w) == 0);
+  CHECK(gt_write_rows(&ctx, w, VL, img, VW, (size_t)VW * VL) == 0 && gt_commit(&ctx, w) == 0);
+  free(img);
+  stack_close(s);
+  CHECK(run_vstd(&ctx, sd, td2, &p, NULL) == CBAS_EFORMAT);
+  CHECKF(strstr(ctx.msg, "cum.tif: band 1 has no date"), "%s", ctx.msg);
   ctx_free(&ctx);
 }
 
