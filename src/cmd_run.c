@@ -398,6 +398,10 @@ static int run_ts_step(run_job *j, int step, int (*fn)(int, char **), const char
   for (int i = 0; i < c->n; i++) {
     const cfg_entry *e = &c->e[i];
     if (e->kind != K_TS || e->pdef->step != step || !*e->value) continue;
+    /* A default is left to the step (as batch_LiCSBAS.sh leaves an empty key out), unless the
+     * batch script's default differs from the step's (p12_multi_prime="y"): then it is passed,
+     * as the batch script passes it. Reports then print the threshold as LiCSBAS does. */
+    if (!strcmp(e->source, "default") && !e->pdef->batch_def) continue;
     char opt[64];
     snprintf(opt, sizeof opt, "--%s", e->key);
     av_add2(&a, opt, e->value);
