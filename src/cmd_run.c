@@ -589,6 +589,8 @@ int cmd_run(int argc, char **argv) {
   plat_stat_path(j.geoc, &st);
   int first = step_index(cfg_get(&cfg, "start_step")), last = step_index(cfg_get(&cfg, "end_step"));
   if (last == 6) last = 7; /* the pictures follow step 16 */
+  if (first < 0) first = 0; /* (validated above; keeps the indices provably in range) */
+  if (last > N_STEPS - 1) last = N_STEPS - 1;
   if (first == 0) {
     if (!st.is_dir) {
       ctx_fail(&ctx, CBAS_EUSAGE, "%s: GEOC folder not found (give --geoc or p02_GEOCdir)", j.geoc);

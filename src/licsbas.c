@@ -107,10 +107,10 @@ static int take_geo_number(const char **p, double *v) {
 }
 
 /* int(np.round(v)) with round-half-even, clamped to a range that cannot overflow. */
-static long round_even(double v) {
-  if (v > 4e9) return 4000000000L;
-  if (v < -4e9) return -4000000000L;
-  return (long)nearbyint(v);
+static int64_t round_even(double v) {
+  if (v > 4e9) return INT64_C(4000000000);
+  if (v < -4e9) return -INT64_C(4000000000);
+  return (int64_t)nearbyint(v);
 }
 
 int lb_read_range_geo(const char *s, uint32_t width, uint32_t length, double lat1,
@@ -125,11 +125,12 @@ int lb_read_range_geo(const char *s, uint32_t width, uint32_t length, double lat
   }
   double lat2 = lat1 + post_lat * (double)(length - 1);
   double lon2 = lon1 + post_lon * (double)(width - 1);
-  long x1 = lon_w > lon1 ? round_even((lon_w - lon1) / post_lon) : 0;
-  long x2 = lon_e < lon2 ? round_even((lon_e - lon1) / post_lon) + 1 : (long)width;
-  long y1 = lat_n < lat1 ? round_even((lat_n - lat1) / post_lat) : 0;
-  long y2 = lat_s > lat2 ? round_even((lat_s - lat1) / post_lat) + 1 : (long)length;
-  if (x1 > (long)width - 1 || y1 > (long)length - 1 || x2 <= x1 || y2 <= y1) {
+  /* 64-bit on every target: on 32-bit ARM a long cannot hold the clamp value. */
+  int64_t x1 = lon_w > lon1 ? round_even((lon_w - lon1) / post_lon) : 0;
+  int64_t x2 = lon_e < lon2 ? round_even((lon_e - lon1) / post_lon) + 1 : (int64_t)width;
+  int64_t y1 = lat_n < lat1 ? round_even((lat_n - lat1) / post_lat) : 0;
+  int64_t y2 = lat_s > lat2 ? round_even((lat_s - lat1) / post_lat) + 1 : (int64_t)length;
+  if (x1 > (int64_t)width - 1 || y1 > (int64_t)length - 1 || x2 <= x1 || y2 <= y1) {
     snprintf(why, cap,
              "'%s' gives no pixel of the grid (lon %.7f..%.7f, lat %.7f..%.7f at pixel centres)",
              s, lon1, lon2, lat2, lat1);
