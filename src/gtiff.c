@@ -9,7 +9,12 @@
  *
  * Reader: one decoded strip/tile (budget) and the index of the block it holds, so a window read
  * row by row decodes each strip once. Writer: one strip of pixel-interleaved rows (budget)
- * filled by gt_write_rows and encoded by TIFFWriteEncodedStrip when full.
+ * filled by gt_write_rows and, when full, encoded here and handed to TIFFWriteRawStrip: the
+ * predictor is applied in place (as libtiff's tif_predict.c horDiff8 / fpDiff do it), then the
+ * strip is deflated with the writer's one z_stream (deflateReset per strip, deflateInit with the
+ * level as libtiff's ZIP codec calls it, fed and finished as ZIPEncode/ZIPPostEncode do), so the
+ * file is byte-identical to libtiff's TIFFWriteEncodedStrip output without libtiff's per-strip
+ * allocations. gt_wopts.legacy_encode keeps the TIFFWriteEncodedStrip path for tests.
  */
 #include "cbas/gtiff.h"
 #include "cbas/afile.h"
@@ -21,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <tiffio.h>
+#include <zlib.h>
 
 /* GeoTIFF and GDAL private tags. */
 enum {
@@ -718,6 +724,12 @@ struct gt_writer {
   uint32_t rows_done, rows_in_buf, strip;
   int failed;
   uint8_t *buf; /* one strip of pixel-interleaved rows (budget) */
+  /* Own encoder (NULL/0 with legacy_encode): */
+  z_stream zs;       /* its deflate state (~262 KiB) is zlib's own allocation: see gt_create */
+  int z_ready;        /* deflateInit succeeded: deflateEnd is due */
+  uint8_t *out;       /* deflated bytes, out_cap at a time (budget) */
+  uint8_t *scratch;   /* float32: one row of byte planes, while predicting; = out */
+  size_t out_cap;
 };
 
 /* Appends s to o (capacity cap) with XML specials escaped twice, as GDAL writes item values
@@ -800,6 +812,34 @@ static int set_geo_tags(TIFF *tif, const gt_geo *g) {
   return ok;
 }
 
+/* Sets up the writer's own encoder: the z_stream (deflateInit(level), i.e. windowBits 15,
+ * memLevel 8, default strategy, exactly as libtiff's ZIPSetupEncode) and one budget block of
+ * max(out_cap, float32 row) bytes: the output window, out_cap = min(deflateBound(strip),
+ * GT_DEFLATE_OUT_CAP), which is also the byte-plane row of pred_f32_row. */
+static int encoder_init(cbas_ctx *ctx, gt_writer *w, int level, const char *path) {
+  /* zlib allocates the deflate state itself (zalloc = Z_NULL), once per writer, outside the
+   * budget like libtiff's codec state before it: callers size their row blocks from
+   * budget_avail() and count a writer as its strip (tests run writers under 0.3 MB budgets). */
+  w->zs.zalloc = Z_NULL;
+  w->zs.zfree = Z_NULL;
+  w->zs.opaque = Z_NULL;
+  int zr = deflateInit(&w->zs, level);
+  if (zr != Z_OK) {
+    return ctx_fail(ctx, zr == Z_MEM_ERROR ? CBAS_ENOMEM : CBAS_EINTERNAL, "%s: deflateInit failed (%d)", path, zr);
+  }
+  w->z_ready = 1;
+  uLong bound = deflateBound(&w->zs, (uLong)(w->row_bytes * w->rps));
+  w->out_cap = bound < GT_DEFLATE_OUT_CAP ? (size_t)bound : GT_DEFLATE_OUT_CAP;
+  /* The float32 byte-plane row is only used before deflating starts: it shares the block. */
+  size_t bytes = w->type == GT_F32 && w->row_bytes > w->out_cap ? w->row_bytes : w->out_cap;
+  char what[1100];
+  snprintf(what, sizeof what, "%s: deflate output", path);
+  w->out = budget_alloc(ctx, bytes, what);
+  if (!w->out) return ctx->status;
+  w->scratch = w->out;
+  return 0;
+}
+
 int gt_create(cbas_ctx *ctx, const char *path, const gt_wopts *o, gt_writer **out) {
   *out = NULL;
   gt_global_init();
@@ -833,9 +873,10 @@ int gt_create(cbas_ctx *ctx, const char *path, const gt_wopts *o, gt_writer **ou
   snprintf(what, sizeof what, "%s: one strip", path);
   w->buf = budget_alloc(ctx, w->row_bytes * rps, what);
   if (!w->buf) { gt_abort(ctx, w); return ctx->status; }
+  snprintf(w->io.path, sizeof w->io.path, "%s", path);
+  if (!o->legacy_encode && encoder_init(ctx, w, o->zlevel ? o->zlevel : 6, path)) { gt_abort(ctx, w); return ctx->status; }
   if (afile_open(ctx, &w->af, path)) { gt_abort(ctx, w); return ctx->status; }
   w->io.fd = w->af.fd;
-  snprintf(w->io.path, sizeof w->io.path, "%s", path);
   /* BigTIFF when the uncompressed data alone would not fit the 4 GiB offsets of classic TIFF
    * (like GDAL's BIGTIFF=IF_NEEDED). */
   int big = row_bytes * o->height > 4000000000ull;
@@ -885,11 +926,86 @@ int gt_create(cbas_ctx *ctx, const char *path, const gt_wopts *o, gt_writer **ou
   return 0;
 }
 
+/* Horizontal differencing of one row of uint8 samples in place, as libtiff's horDiff8:
+ * row[i] -= row[i - stride] (mod 256) for i >= stride, stride = samples per pixel. */
+static void pred_u8_row(uint8_t *row, size_t n, size_t stride) {
+  for (size_t i = n; i-- > stride;) row[i] = (uint8_t)(row[i] - row[i - stride]);
+}
+
+/* Floating-point predictor on one row of n float32 samples in place, as libtiff's fpDiff: the
+ * samples' bytes are regrouped into 4 planes, most significant byte first (plane p holds byte
+ * 3-p of every sample in order; independent of the host's byte order), then the planes, as one
+ * sequence of 4n bytes, are differenced with stride = samples per pixel. tmp holds 4n bytes. */
+static void pred_f32_row(uint8_t *row, size_t n, size_t stride, uint8_t *tmp) {
+  uint8_t *p0 = tmp, *p1 = tmp + n, *p2 = tmp + 2 * n, *p3 = tmp + 3 * n;
+  for (size_t i = 0; i < n; i++) {
+    uint32_t u;
+    memcpy(&u, row + 4 * i, 4);
+    p0[i] = (uint8_t)(u >> 24);
+    p1[i] = (uint8_t)(u >> 16);
+    p2[i] = (uint8_t)(u >> 8);
+    p3[i] = (uint8_t)u;
+  }
+  size_t nb = 4 * n;
+  memcpy(row, tmp, stride);
+  for (size_t i = stride; i < nb; i++) row[i] = (uint8_t)(tmp[i] - tmp[i - stride]);
+}
+
+/* Writes the bytes in the output window to the current strip (appending) and empties it.
+ * Returns 0, or -1 if libtiff's write failed. */
+static int out_flush(gt_writer *w) {
+  tmsize_t n = (tmsize_t)(w->out_cap - w->zs.avail_out);
+  if (n && TIFFWriteRawStrip(w->tif, w->strip, w->out, n) != n) return -1;
+  w->zs.next_out = w->out;
+  w->zs.avail_out = (uInt)w->out_cap;
+  return 0;
+}
+
+/* Predicts and deflates the buffered rows (destroying them) into strip w->strip: one zlib
+ * stream, fed as libtiff's ZIPEncode (Z_NO_FLUSH until the input is consumed) and finished as
+ * ZIPPostEncode (Z_FINISH until Z_STREAM_END). Returns 0, -1 if writing failed (not yet
+ * reported), or the status of a zlib failure reported through ctx_fail. */
+static int encode_strip(cbas_ctx *ctx, gt_writer *w) {
+  size_t n_row = (size_t)w->width * w->bands;
+  for (uint32_t r = 0; r < w->rows_in_buf; r++) {
+    uint8_t *row = w->buf + (size_t)r * w->row_bytes;
+    if (w->type == GT_F32) pred_f32_row(row, n_row, w->bands, w->scratch);
+    else pred_u8_row(row, n_row, w->bands);
+  }
+  if (deflateReset(&w->zs) != Z_OK) return ctx_fail(ctx, CBAS_EINTERNAL, "%s: deflateReset failed", w->io.path);
+  w->zs.next_out = w->out;
+  w->zs.avail_out = (uInt)w->out_cap;
+  size_t left = (size_t)w->rows_in_buf * w->row_bytes;
+  w->zs.next_in = w->buf;
+  while (left > 0) {
+    uInt chunk = left <= 0xFFFFFFFFu ? (uInt)left : 0xFFFFFFFFu;
+    w->zs.avail_in = chunk;
+    int zr = deflate(&w->zs, Z_NO_FLUSH);
+    if (zr != Z_OK) return ctx_fail(ctx, CBAS_EINTERNAL, "%s: deflate failed (%d)", w->io.path, zr);
+    if (w->zs.avail_out == 0 && out_flush(w)) return -1;
+    left -= chunk - w->zs.avail_in;
+  }
+  for (;;) {
+    int zr = deflate(&w->zs, Z_FINISH);
+    if (zr != Z_OK && zr != Z_STREAM_END)
+      return ctx_fail(ctx, CBAS_EINTERNAL, "%s: deflate failed (%d)", w->io.path, zr);
+    if (out_flush(w)) return -1;
+    if (zr == Z_STREAM_END) return 0;
+  }
+}
+
 static int flush_strip(cbas_ctx *ctx, gt_writer *w) {
   io_clear(&w->io);
-  tmsize_t n = (tmsize_t)(w->rows_in_buf * w->row_bytes);
-  if (TIFFWriteEncodedStrip(w->tif, w->strip, w->buf, n) != n) {
+  int bad;
+  if (w->z_ready) {
+    bad = encode_strip(ctx, w);
+  } else {
+    tmsize_t n = (tmsize_t)(w->rows_in_buf * w->row_bytes);
+    bad = TIFFWriteEncodedStrip(w->tif, w->strip, w->buf, n) != n ? -1 : 0;
+  }
+  if (bad) {
     w->failed = 1;
+    if (bad > 0) return bad;
     char what[64];
     snprintf(what, sizeof what, "cannot write strip %u", w->strip);
     return io_fail(ctx, &w->io, CBAS_EIO, what);
@@ -971,6 +1087,8 @@ void gt_abort(cbas_ctx *ctx, gt_writer *w) {
     TIFFClose(w->tif);
   }
   afile_abort(&w->af);
+  if (w->z_ready) deflateEnd(&w->zs);
+  budget_free(ctx, w->out);
   budget_free(ctx, w->buf);
   budget_free(ctx, w);
 }

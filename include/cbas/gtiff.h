@@ -30,8 +30,15 @@
  * gt_type_size(type) bytes plus about 3 kB for the handle (and the GDAL_METADATA text if band
  * descriptions are present), plus libtiff's compressed-strip buffer (outside the budget; at most
  * one strip or tile; libtiff's single allocations are capped at the budget size). A writer holds
- * one strip of rows_per_strip * width * bands samples from the budget plus libtiff's encoded
- * strip. Writers switch to BigTIFF when the uncompressed data exceeds 4e9 bytes.
+ * from the budget: the handle (~2.5 kB); one strip, S = rows_per_strip * width * bands *
+ * gt_type_size(type) bytes; and max(min(deflateBound(S), GT_DEFLATE_OUT_CAP), float32 row)
+ * bytes for its encoder (deflateBound(S) = S + S/4096 + S/16384 + ~13 bytes; the float32 row,
+ * width * bands * 4 bytes, matters only for rows wider than 64 KiB); plus 16 bytes of header per
+ * allocation. Outside the budget, once per writer: zlib's deflate state, GT_DEFLATE_STATE_BYTES
+ * (windowBits 15, memLevel 8, as libtiff's ZIP codec), and libtiff's TIFF handle and directory
+ * (a few kB). Nothing is allocated per strip: the writer predicts and deflates strips itself
+ * and hands them to TIFFWriteRawStrip. Writers switch to BigTIFF when the uncompressed data
+ * exceeds 4e9 bytes.
  */
 #ifndef CBAS_GTIFF_H
 #define CBAS_GTIFF_H
@@ -91,6 +98,10 @@ const char *gt_band_desc(const gt_reader *r, uint32_t band);
 int gt_read(cbas_ctx *ctx, gt_reader *r, uint32_t band, uint32_t x0, uint32_t y0, uint32_t nx,
             uint32_t ny, gt_type dst_type, void *dst, size_t dst_stride);
 
+/* Writer memory constants (see Memory above). */
+#define GT_DEFLATE_STATE_BYTES (262u << 10) /* zlib 1.2.x deflateInit(level): 4 x 64 KiB + ~6 kB */
+#define GT_DEFLATE_OUT_CAP (64u << 10)      /* compressed bytes written per TIFFWriteRawStrip */
+
 typedef struct gt_wopts {
   uint32_t width, height, bands;
   gt_type type;                  /* GT_F32 or GT_U8 */
@@ -101,6 +112,9 @@ typedef struct gt_wopts {
   const char *const *band_desc;  /* NULL or `bands` strings (e.g. dates YYYYMMDD) */
   uint32_t rows_per_strip;       /* 0 = as GDAL: max(1, 8192 / bytes per row) */
   int zlevel;                    /* 0 = default 6; 1..9 */
+  int legacy_encode;             /* tests only: encode through libtiff (TIFFWriteEncodedStrip,
+                                    its codec's buffers outside the budget) instead of the
+                                    writer's own predictor + deflate; the bytes are the same */
 } gt_wopts;
 
 typedef struct gt_writer gt_writer;

@@ -846,6 +846,133 @@ static void test_concurrent_readers(void) {
   ctx_free(&ctx);
 }
 
+/* ---- writer's own encoder against libtiff's ---------------------------------------------- */
+
+/* Pseudo-random bits (a 64-bit LCG): the same stream for both encoders of a case. */
+static uint32_t lcg(uint64_t *s) {
+  *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+  return (uint32_t)(*s >> 33);
+}
+
+/* Writes o's raster (band-sequential, rows fed `chunk` at a time) with the writer's encoder
+ * (legacy = 0) or libtiff's (legacy = 1). Float values: a smooth ramp plus noise of `noise`
+ * relative size, NaN at ~1 pixel in 37; uint8: ramp plus noise. Same seed, same values. */
+static int write_case(cbas_ctx *ctx, const char *path, gt_wopts o, int legacy, uint32_t chunk, double noise) {
+  o.legacy_encode = legacy;
+  gt_writer *w;
+  if (gt_create(ctx, path, &o, &w)) return ctx->status;
+  size_t es = o.type == GT_F32 ? 4 : 1, plane = (size_t)o.width * chunk;
+  uint8_t *buf = malloc(plane * o.bands * es);
+  uint64_t seed = 12345;
+  for (uint32_t y0 = 0; y0 < o.height; y0 += chunk) {
+    uint32_t n = o.height - y0 < chunk ? o.height - y0 : chunk;
+    for (uint32_t b = 0; b < o.bands; b++)
+      for (uint32_t r = 0; r < n; r++)
+        for (uint32_t x = 0; x < o.width; x++) {
+          size_t i = b * plane + (size_t)r * o.width + x;
+          double u = lcg(&seed) / 4294967296.0 - 0.5;
+          if (o.type == GT_F32) {
+            float v = (float)(3.0 * b + 0.01 * x - 0.02 * (y0 + r) + noise * u);
+            if (lcg(&seed) % 37 == 0) v = NAN;
+            memcpy(buf + 4 * i, &v, 4);
+          } else {
+            buf[i] = (uint8_t)((x + 2 * (y0 + r) + 50 * b) + (int)(noise * 255 * u));
+          }
+        }
+    if (gt_write_rows(ctx, w, n, buf, o.width, plane)) { free(buf); gt_abort(ctx, w); return ctx->status; }
+  }
+  free(buf);
+  return gt_commit(ctx, w);
+}
+
+/* The writer's own predictor + deflate gives the bytes libtiff's TIFFWriteEncodedStrip gives:
+ * float32 (predictor 3) one and several bands, uint8 (predictor 2) with 1..4 bands (libtiff
+ * has special code for 3 and 4), one-row strips and taller ones with a partial last strip,
+ * levels 1, 6 and 9, a one-pixel-wide raster, and strips whose deflated size exceeds the
+ * 64 KiB output window (several TIFFWriteRawStrip calls per strip). */
+static void test_write_matches_libtiff_encoder(void) {
+  cbas_ctx ctx;
+  CHECK(ctx_init(&ctx, 16 << 20, 1) == 0);
+  struct { uint32_t w, h, bands; gt_type type; uint32_t rps; int zlevel; uint32_t chunk; double noise; } c[] = {
+      {1200, 40, 1, GT_F32, 1, 1, 7, 0.5},     /* synth's layout: one-row strips, level 1 */
+      {1200, 40, 1, GT_F32, 1, 6, 40, 0.0},    /* level 6, smooth (no noise) */
+      {301, 37, 3, GT_F32, 0, 0, 5, 0.1},      /* GDAL default strips (6 rows), partial last */
+      {300, 29, 2, GT_F32, 4, 9, 3, 1.0},      /* 4-row strips, partial last, level 9 */
+      {1, 9, 1, GT_F32, 2, 6, 9, 1.0},         /* one pixel wide */
+      {1000, 50, 1, GT_F32, 20, 1, 50, 1e9},   /* 80 kB strips of noise: > 64 KiB deflated */
+      {777, 30, 1, GT_U8, 1, 1, 4, 0.2},
+      {777, 30, 1, GT_U8, 1, 6, 30, 0.0},
+      {250, 23, 2, GT_U8, 7, 6, 5, 0.3},
+      {250, 23, 3, GT_U8, 5, 1, 23, 0.3},
+      {250, 23, 4, GT_U8, 0, 6, 2, 0.3},
+      {1, 5, 1, GT_U8, 1, 6, 1, 0.3},
+      {70000, 3, 1, GT_U8, 3, 1, 3, 1.0},      /* 210 kB of noise in one strip */
+  };
+  for (size_t k = 0; k < sizeof c / sizeof c[0]; k++) {
+    gt_wopts o = f32_opts(c[k].w, c[k].h, c[k].bands);
+    o.type = c[k].type;
+    o.rows_per_strip = c[k].rps;
+    o.zlevel = c[k].zlevel;
+    if (o.type == GT_U8) o.has_nodata = 0;
+    const char *pa = check_path("enc_own.tif"), *pb = check_path("enc_libtiff.tif");
+    CHECKF(write_case(&ctx, pa, o, 0, c[k].chunk, c[k].noise) == 0, "case %zu: %s", k, ctx.msg);
+    CHECKF(write_case(&ctx, pb, o, 1, c[k].chunk, c[k].noise) == 0, "case %zu: %s", k, ctx.msg);
+    /* cmp prints the first differing byte into the log */
+    CHECKF(check_sh("cmp '%s' '%s'", pa, pb) == 0, "case %zu: the files differ", k);
+    /* and the tags say deflate with the predictor */
+    gt_reader *r;
+    CHECKF(gt_open(&ctx, pa, &r) == 0, "%s", ctx.msg);
+    const gt_info *in = gt_get_info(r);
+    CHECK_EQ_INT(in->predictor, o.type == GT_F32 ? 3 : 2);
+    CHECK_EQ_INT(in->compression, 8);
+    CHECK_EQ_INT(in->block_h, c[k].rps ? c[k].rps : in->block_h);
+    gt_close(&ctx, r);
+    CHECK_EQ_INT(ctx.budget->used, 0);
+  }
+  ctx_free(&ctx);
+}
+
+/* The writer's budget share is the header's formula (for a float32 raster with 3-row strips and
+ * for a uint8 one with rows wider than the 64 KiB output window); every allocation of
+ * gt_create failing in turn is reported (EBUDGET), leaves nothing allocated and no file. */
+static void test_writer_memory(void) {
+  cbas_ctx ctx;
+  CHECK(ctx_init(&ctx, 16 << 20, 1) == 0);
+  const char *p = check_path("w_mem.tif");
+  gt_wopts o = f32_opts(1200, 10, 2);
+  o.rows_per_strip = 3;
+  gt_writer *w;
+  CHECKF(gt_create(&ctx, p, &o, &w) == 0, "%s", ctx.msg);
+  uint64_t S = 3 * 1200 * 2 * 4; /* 28800: deflateBound < 64 KiB, > one row */
+  uint64_t want = S + (S + S / 4096 + S / 16384 + 13) + 3 * 16, used = ctx.budget->used;
+  CHECKF(used >= want + 2048 && used <= want + 4096 + 3 * 64, "float32 writer uses %llu bytes, formula %llu + handle",
+         (unsigned long long)used, (unsigned long long)want);
+  gt_abort(&ctx, w);
+  CHECK_EQ_INT(ctx.budget->used, 0);
+  gt_wopts u = o;
+  u.type = GT_U8; u.width = 100000; u.bands = 1; u.rows_per_strip = 1; u.has_nodata = 0;
+  CHECKF(gt_create(&ctx, p, &u, &w) == 0, "%s", ctx.msg);
+  want = 100000 + GT_DEFLATE_OUT_CAP + 3 * 16;
+  used = ctx.budget->used;
+  CHECKF(used >= want + 2048 && used <= want + 4096 + 3 * 64, "uint8 writer uses %llu bytes, formula %llu + handle",
+         (unsigned long long)used, (unsigned long long)want);
+  gt_abort(&ctx, w);
+  CHECK_EQ_INT(ctx.budget->used, 0);
+  int done = 0;
+  for (long k = 0; k < 12 && !done; k++) {
+    budget_fail_after(ctx.budget, k);
+    int st = gt_create(&ctx, p, &o, &w);
+    budget_fail_after(ctx.budget, -1);
+    if (!st) { gt_abort(&ctx, w); done = 1; break; }
+    CHECKF(st == CBAS_EBUDGET && strstr(ctx.msg, "w_mem.tif"), "k=%ld: %d %s", k, st, ctx.msg);
+    ctx_clear_error(&ctx);
+    CHECK_EQ_INT(ctx.budget->used, 0);
+    CHECK(!exists(p) && !exists(tmp_name(p)));
+  }
+  CHECK(done);
+  ctx_free(&ctx);
+}
+
 /* ---- sample files for tests/interop/gtiff_gdal_write.sh ---------------------------------- *
  * f32_nan.tif: 13 x 9, 1 band, values f32_val(x, y, 0) (NaN where (x + 2y) % 5 == 0),
  *   geotransform (30.5, 0.125, 0, -10.25, 0, -0.0625), nodata nan, description 20200101.
@@ -915,6 +1042,8 @@ int main(int argc, char **argv) {
   RUN(test_budget_too_small);
   RUN(test_truncated_copies);
   RUN(test_concurrent_readers);
+  RUN(test_write_matches_libtiff_encoder);
+  RUN(test_writer_memory);
   RUN(test_write_samples);
   return check_done();
 }
