@@ -467,6 +467,32 @@ static int log_printf(FILE *f, const char *fmt, ...) {
   return 0;
 }
 
+/* OUT/cbas_run.lock holds the pid of the run working in OUT: two runs writing the same
+ * folder would remove each other's temporary files. A lock whose process is gone (a killed
+ * run) is taken over. Returns 0, or a status with the message set. */
+static int lock_take(cbas_ctx *ctx, const char *path) {
+  for (int attempt = 0; attempt < 2; attempt++) {
+    int fd, e = plat_open(path, PLAT_WRONLY | PLAT_CREATE | PLAT_EXCL, &fd);
+    if (!e) {
+      char b[32];
+      int n = snprintf(b, sizeof b, "%d\n", plat_pid());
+      plat_pwrite(fd, b, (size_t)n, 0);
+      plat_close(fd);
+      return 0;
+    }
+    FILE *f = fopen(path, "r");
+    int pid = 0;
+    if (f) {
+      if (fscanf(f, "%d", &pid) != 1) pid = 0;
+      fclose(f);
+    }
+    if (pid > 0 && pid != plat_pid() && plat_pid_alive(pid))
+      return ctx_fail(ctx, CBAS_EUSAGE, "another cbas run (pid %d) is working in this folder (%s)", pid, path);
+    plat_unlink(path); /* stale: its run was killed */
+  }
+  return ctx_fail(ctx, CBAS_EIO, "%s: cannot create the lock file", path);
+}
+
 /* Cheap checks before any work: GEOC exists and has at least one interferogram folder. */
 typedef struct { const char *geoc; int n; } geoc_scan;
 static int scan_cb(void *ud, const char *name) {
@@ -620,6 +646,9 @@ int cmd_run(int argc, char **argv) {
   if (j.geoc[0] == '/') snprintf(geoc_abs, sizeof geoc_abs, "%s", j.geoc);
   else { size_t l = strlen(geoc_abs); snprintf(geoc_abs + l, sizeof geoc_abs - l, "/%s", j.geoc); }
 
+  char lock_path[1300];
+  snprintf(lock_path, sizeof lock_path, "%s/cbas_run.lock", j.out);
+  if (lock_take(&ctx, lock_path)) return cli_finish(&ctx, "run");
   run_state state;
   state_read(state_path, &state);
   uint64_t want[N_STEPS];
@@ -682,6 +711,7 @@ int cmd_run(int argc, char **argv) {
   log_printf(j.log, "run %s in %.2f s, peak RSS %.1f MB\n", rc ? "FAILED" : "finished", plat_now() - t_all,
              (double)plat_peak_rss() / 1048576.0);
   if (j.log) fclose(j.log);
+  plat_unlink(lock_path);
   if (!rc && !quiet && last >= 6) {
     fprintf(stderr, "cbas run: done in %.1f s, peak RSS %.1f MB\n", plat_now() - t_all, (double)plat_peak_rss() / 1048576.0);
     printf("velocity map:   %s/results/vel.filt.tif (and vel.tif, vel.mskd.tif)\n", j.ts);

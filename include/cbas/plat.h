@@ -46,6 +46,7 @@ double plat_now(void);                 /* monotonic seconds */
 int plat_isatty(int fd);               /* 1 if fd is a terminal */
 uint64_t plat_peak_rss(void);          /* peak resident set size of this process, bytes */
 int plat_pid(void);
+int plat_pid_alive(int pid);          /* 1 if a process with this id exists */
 /* Current working directory into buf (NUL-terminated); ERANGE-like error if cap is too small. */
 int plat_getcwd(char *buf, size_t cap);
 const char *plat_strerror(int err);    /* thread-safe, static text */

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,6 +184,7 @@ uint64_t plat_peak_rss(void) {
   return (uint64_t)ru.ru_maxrss * 1024u; /* Linux reports KiB */
 }
 int plat_pid(void) { return (int)getpid(); }
+int plat_pid_alive(int pid) { return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM); }
 int plat_getcwd(char *buf, size_t cap) { return getcwd(buf, cap) ? 0 : errno; }
 const char *plat_strerror(int err) {
   if (err == PLAT_SHORT) return "short read";

@@ -19,11 +19,14 @@ i=0
 for d in $delays; do
   i=$((i + 1))
   out="$T/k$i"
-  run "$out" > "$T/k$i.out1" 2>&1 &
+  # Started directly (not through the shell function) so that $! is cbas itself (or its
+  # emulator), which the kill must hit: killing a wrapper subshell would leave cbas running.
+  $CBAS run --geoc "$T/f/GEOC" --out "$out" --clip 10:190/10:150 --quiet > "$T/k$i.out1" 2>&1 &
   pid=$!
   sleep "$d"
   kill -9 $pid 2>/dev/null
   wait $pid 2>/dev/null
+  if kill -0 $pid 2>/dev/null; then bad "kill-$i" "process $pid survived SIGKILL"; continue; fi
   killed_in=$(grep -c 'done in' "$out/cbas_run.log" 2>/dev/null)
   if ! run "$out" > "$T/k$i.out2" 2>&1; then
     bad "kill-$i" "re-run after a kill at ${d}s failed: $(tail -n 2 "$T/k$i.out2" | tr '\n' ' ')"; continue
