@@ -376,35 +376,15 @@ int tsdir_read_ref(cbas_ctx *ctx, const tsdir *t, const stack_meta *m, const cha
 }
 
 int tsdir_write_licsbas_pars(cbas_ctx *ctx, const tsdir *t, const stack_meta *m) {
-  char p[1200], a[64], b[64], c[64], d[64];
-  tsdir_text x = {0};
-  lb_pyfloat(a, sizeof a, m->radar_freq_hz);
-  tsdir_text_printf(&x, "range_samples:   %u\nazimuth_lines:   %u\nradar_frequency: %s Hz\n", m->width, m->length, a);
-  if (m->center_time[0]) tsdir_text_printf(&x, "center_time: %s\n", m->center_time);
-  if (tsdir_file(ctx, t, TSDIR_INFO, "slc.mli.par", p, sizeof p) || tsdir_text_put(ctx, &x, p)) {
-    tsdir_text_free(&x);
+  /* The text of LiCSBAS step 02 (lb_format_*_par, as prep's --licsbas-layout writes it). */
+  char p[1200], buf[2048];
+  int n = lb_format_mli_par(buf, sizeof buf, m->width, m->length, m->radar_freq_hz,
+                            m->center_time[0] ? m->center_time : NULL, 0);
+  if (tsdir_file(ctx, t, TSDIR_INFO, "slc.mli.par", p, sizeof p) || afile_put(ctx, p, buf, (size_t)n))
     return ctx->status;
-  }
-  lb_pyfloat(a, sizeof a, m->corner_lat);
-  lb_pyfloat(b, sizeof b, m->corner_lon);
-  lb_pyfloat(c, sizeof c, m->post_lat);
-  lb_pyfloat(d, sizeof d, m->post_lon);
-  tsdir_text_printf(&x,
-                    "Gamma DIFF&GEO DEM/MAP parameter file\ntitle: DEM\nDEM_projection:     EQA\n"
-                    "data_format:        REAL*4\nDEM_hgt_offset:          0.00000\nDEM_scale:               1.00000\n"
-                    "width: %u\nnlines: %u\ncorner_lat:     %s  decimal degrees\ncorner_lon:    %s  decimal degrees\n"
-                    "post_lat: %s decimal degrees\npost_lon: %s decimal degrees\n\nellipsoid_name: WGS 84\n"
-                    "ellipsoid_ra:        6378137.000   m\nellipsoid_reciprocal_flattening:  298.2572236\n\n"
-                    "datum_name: WGS 1984\ndatum_shift_dx:              0.000   m\n"
-                    "datum_shift_dy:              0.000   m\ndatum_shift_dz:              0.000   m\n"
-                    "datum_scale_m:         0.00000e+00\ndatum_rotation_alpha:  0.00000e+00   arc-sec\n"
-                    "datum_rotation_beta:   0.00000e+00   arc-sec\ndatum_rotation_gamma:  0.00000e+00   arc-sec\n"
-                    "datum_country_list: Global Definition, WGS84, World\n",
-                    m->width, m->length, a, b, c, d);
-  if (tsdir_file(ctx, t, TSDIR_INFO, "EQA.dem_par", p, sizeof p) || tsdir_text_put(ctx, &x, p)) {
-    tsdir_text_free(&x);
+  n = lb_format_dem_par(buf, sizeof buf, m->width, m->length, m->corner_lat, m->corner_lon, m->post_lat, m->post_lon, 0);
+  if (tsdir_file(ctx, t, TSDIR_INFO, "EQA.dem_par", p, sizeof p) || afile_put(ctx, p, buf, (size_t)n))
     return ctx->status;
-  }
   return 0;
 }
 
