@@ -8,6 +8,7 @@
 #include "cbas/licsbas.h"
 #include "cbas/par.h"
 #include "cbas/plat.h"
+#include "cbas/progress.h"
 #include "cbas/tsfilt.h"
 #include "cbas/xmedian.h"
 #include "cmds.h"
@@ -280,12 +281,24 @@ static int med_epoch(void *ud, long i, int worker) {
   return 0;
 }
 
+static int pass_invert_rows(inv_ctx *I, gt_writer **g, gt_writer *ginc, gt_writer *gres, int M, int N, uint32_t W,
+                            progress *bar);
 static int pass_invert(inv_ctx *I, gt_writer **g, gt_writer *ginc, gt_writer *gres) {
   cbas_ctx *ctx = I->ctx;
   const uint32_t W = I->W;
   const int M = I->M, N = I->N;
+  progress *bar = progress_start(ctx, "invert", I->L); /* NULL (no-op) unless stderr is a terminal */
+  int st = pass_invert_rows(I, g, ginc, gres, M, N, W, bar);
+  progress_end(bar);
+  return st;
+}
+
+static int pass_invert_rows(inv_ctx *I, gt_writer **g, gt_writer *ginc, gt_writer *gres, int M, int N, uint32_t W,
+                            progress *bar) {
+  cbas_ctx *ctx = I->ctx;
   for (I->y0 = 0; I->y0 < I->L; I->y0 += I->rows) {
     I->ny = I->L - I->y0 < I->rows ? I->L - I->y0 : I->rows;
+    progress_add(bar, I->ny);
     if (tsdir_read_unw(ctx, I->s, I->y0, I->ny, I->unw)) return ctx->status;
     if (I->wls && stack_read_cc(ctx, I->s, I->y0, I->ny, I->cc)) return ctx->status;
     if (par_for(ctx, I->ny, p1_row, I)) return ctx->status;
