@@ -448,9 +448,6 @@ static int run_pictures(run_job *j) {
     av_add2(&a, "--title", P[i].title);
     if (*P[i].units) av_add2(&a, "--units", P[i].units);
     common_opts(&a, j);
-    if (!j->quiet) {
-      /* keep the pictures' own lines out of the way: only failures matter */
-    }
     int r = cmd_png(a.n, a.v);
     if (r) return r;
   }
