@@ -2,7 +2,7 @@
 #   make [TARGET=host|aarch64-linux-musl|armhf-linux-musl|host-asan]
 #   make check [TARGET=...]   runs the suite (under qemu for ARM targets)
 # TARGET selects toolchains/$(TARGET).mk; outputs go to build/$(TARGET)/.
-# zlib and libtiff are built from Debian's source packages (downloaded once into build/src/)
+# zlib and libtiff are built from Debian's source packages (downloaded once into ~/.cache/cbas/debsrc)
 # as static libraries in build/$(TARGET)/sysroot. Missing host packages are installed by
 # platform/debian/bootstrap.sh on first use.
 
@@ -14,7 +14,10 @@ include toolchains/$(TARGET).mk
 
 BUILD    ?= build/$(TARGET)
 SYSROOT  ?= build/$(TARGET)/sysroot
-DEBSRC   := build/src
+# Downloaded source packages live outside the checkout (a fresh clone on the same machine, as
+# CI makes, builds offline from them); override with DEBSRC=dir.
+CBAS_CACHE ?= $(if $(XDG_CACHE_HOME),$(XDG_CACHE_HOME)/cbas,$(if $(HOME),$(HOME)/.cache/cbas,build/cache))
+DEBSRC   ?= $(CBAS_CACHE)/debsrc
 DEP_CFLAGS ?= -O2
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 

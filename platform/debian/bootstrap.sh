@@ -54,11 +54,33 @@ if [ $need_src = 1 ]; then
     fi
   fi
 fi
-echo "bootstrap: installing:$need" >&2
-$SUDO apt-get update -q >&2
-[ -n "$need" ] && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $need >&2
+# A mirror in the middle of a sync makes `apt-get update` fail for one index (seen: the armhf
+# Packages of bookworm-security) while every list we need is fine. So an update is retried,
+# then a failure is only a warning: the install or download that follows is what must work,
+# and it is retried after a fresh update too.
+apt_update() {
+  for wait in 5 15 0; do
+    $SUDO apt-get update -q -o Acquire::Retries=3 >&2 && return 0
+    [ $wait = 0 ] || { echo "bootstrap: apt-get update failed; retrying in ${wait}s" >&2; sleep $wait; }
+  done
+  echo "bootstrap: warning: apt-get update reported errors; going on with the package lists it got" >&2
+}
+retry() {
+  "$@" && return 0
+  echo "bootstrap: '$*' failed; updating the package lists and retrying once" >&2
+  sleep 10; apt_update; "$@"
+}
+install_pkgs() { DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $need >&2; }
+fetch_src() { (cd "$srcdir" && apt-get source --download-only zlib tiff >&2); }
+
+[ -n "$need" ] && echo "bootstrap: installing:$need" >&2
+[ $need_src = 1 ] && echo "bootstrap: downloading the zlib and tiff source packages into $srcdir" >&2
+apt_update
+if [ -n "$need" ]; then
+  retry install_pkgs || { echo "bootstrap: could not install:$need" >&2; exit 1; }
+fi
 if [ $need_src = 1 ]; then
   mkdir -p "$srcdir"
-  (cd "$srcdir" && apt-get source --download-only zlib tiff >&2)
+  retry fetch_src || { echo "bootstrap: could not download the zlib/tiff source packages into $srcdir" >&2; exit 1; }
 fi
 exit 0
