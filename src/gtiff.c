@@ -28,6 +28,11 @@
 #include <tiffio.h>
 #include <zlib.h>
 
+/* GDAL's default deflate level (ZLEVEL=6) for writers that do not choose one. */
+#ifndef GT_DEFAULT_ZLEVEL
+#define GT_DEFAULT_ZLEVEL 6
+#endif
+
 /* GeoTIFF and GDAL private tags. */
 enum {
   TAG_MODEL_PIXEL_SCALE = 33550,
@@ -874,7 +879,7 @@ int gt_create(cbas_ctx *ctx, const char *path, const gt_wopts *o, gt_writer **ou
   w->buf = budget_alloc(ctx, w->row_bytes * rps, what);
   if (!w->buf) { gt_abort(ctx, w); return ctx->status; }
   snprintf(w->io.path, sizeof w->io.path, "%s", path);
-  if (!o->legacy_encode && encoder_init(ctx, w, o->zlevel ? o->zlevel : 6, path)) { gt_abort(ctx, w); return ctx->status; }
+  if (!o->legacy_encode && encoder_init(ctx, w, o->zlevel ? o->zlevel : GT_DEFAULT_ZLEVEL, path)) { gt_abort(ctx, w); return ctx->status; }
   if (afile_open(ctx, &w->af, path)) { gt_abort(ctx, w); return ctx->status; }
   w->io.fd = w->af.fd;
   /* BigTIFF when the uncompressed data alone would not fit the 4 GiB offsets of classic TIFF
@@ -898,7 +903,7 @@ int gt_create(cbas_ctx *ctx, const char *path, const gt_wopts *o, gt_writer **ou
   ok &= TIFFSetField(tif, TIFFTAG_ROWSPERSTRIP, rps);
   ok &= TIFFSetField(tif, TIFFTAG_COMPRESSION, COMPRESSION_ADOBE_DEFLATE);
   ok &= TIFFSetField(tif, TIFFTAG_PREDICTOR, o->type == GT_F32 ? PREDICTOR_FLOATINGPOINT : PREDICTOR_HORIZONTAL);
-  ok &= TIFFSetField(tif, TIFFTAG_ZIPQUALITY, o->zlevel ? o->zlevel : 6);
+  ok &= TIFFSetField(tif, TIFFTAG_ZIPQUALITY, o->zlevel ? o->zlevel : GT_DEFAULT_ZLEVEL);
   if (o->bands > 1) {
     uint16_t *extra = budget_calloc(ctx, o->bands - 1, sizeof *extra, what);
     if (!extra) { gt_abort(ctx, w); return ctx->status; }

@@ -186,6 +186,10 @@ int tsdir_result_create(cbas_ctx *ctx, const tsdir *t, const stack_meta *m, cons
   o.has_nodata = 1;
   o.nodata = NAN;
   o.band_desc = band_desc;
+  /* Time-series cubes (cum, cum_filt): the noisy low mantissa bits of float32 millimetres do
+   * not compress, so deflate level 1 makes files only ~2% larger than GDAL's level 6 at about
+   * a third of the CPU (measured on the sample: invert -30%, filter -15% of their CPU). */
+  if (o.bands > 1) o.zlevel = 1;
   return gt_create(ctx, p, &o, out);
 }
 
