@@ -4,6 +4,7 @@
 #include "cbas/budget.h"
 #include "cbas/licsbas.h"
 #include "cbas/par.h"
+#include "cbas/progress.h"
 #include "cmds.h"
 #include <math.h>
 #include <stdio.h>
@@ -140,6 +141,7 @@ int qc_run(cbas_ctx *ctx, const tsdir *t, const stack *s, const qc_params *p, qc
   float *coh = calloc(n, sizeof *coh);
   uint8_t *bad = calloc(n, 1);
   gt_writer *gw = NULL;
+  progress *bar = NULL; /* rows read; NULL (no-op) unless stderr is a terminal */
   uint64_t n_valid = 0;
   if (ctx->status) goto done;
   if (!cov || !coh || !bad) { ctx_fail(ctx, CBAS_ENOMEM, "out of memory"); goto done; }
@@ -147,13 +149,17 @@ int qc_run(cbas_ctx *ctx, const tsdir *t, const stack *s, const qc_params *p, qc
   b.cc = cc;
   if (hgt && tsdir_result_create(ctx, t, m, NULL, "hgt", 1, NULL, &gw)) goto done;
 
+  bar = progress_start(ctx, "check", m->length);
   for (uint32_t y0 = 0; y0 < m->length; y0 += rows) {
     b.ny = m->length - y0 < rows ? m->length - y0 : rows;
     if (tsdir_read_unw(ctx, s, y0, b.ny, unw) || stack_read_cc(ctx, s, y0, b.ny, cc)) goto done;
     if (par_for(ctx, b.ny, qc_valid_row, &b) || par_for(ctx, n, qc_ifg, &b)) goto done;
     for (size_t i = 0; i < (size_t)b.ny * w; i++) n_valid += b.valid[i];
     if (gw && (stack_read_layer(ctx, s, "hgt", y0, b.ny, hgt) || gt_write_rows(ctx, gw, b.ny, hgt, w, 0))) goto done;
+    progress_add(bar, b.ny);
   }
+  progress_end(bar);
+  bar = NULL;
   if (gw) {
     gt_writer *g = gw;
     gw = NULL;
@@ -195,6 +201,7 @@ int qc_run(cbas_ctx *ctx, const tsdir *t, const stack *s, const qc_params *p, qc
     ctx_fail(ctx, CBAS_EDATA, "all %u ifgs are regarded as bad (coverage < %g or coherence < %g); change the thresholds or check the input",
              n, p->unw_thre, p->coh_thre);
 done:
+  progress_end(bar);
   if (gw) gt_abort(ctx, gw);
   budget_free(ctx, b.hist);
   budget_free(ctx, b.n_cov);

@@ -6,6 +6,7 @@
 #include "cbas/licsbas.h"
 #include "cbas/par.h"
 #include "cbas/plat.h"
+#include "cbas/progress.h"
 #include "cbas/step_mask.h"
 #include "cmds.h"
 #include <float.h>
@@ -200,18 +201,23 @@ static int deramp_fit(fctx *f) {
   float *mask = budget_alloc(ctx, (size_t)rows * f->w * 4, "deramp mask rows");
   float *hgt = f->hgt ? budget_alloc(ctx, (size_t)rows * f->w * 4, "deramp hgt rows") : NULL;
   tsfilt_ramp_acc *acc = budget_calloc(ctx, (size_t)f->n, sizeof *acc, "normal equations");
+  progress *bar = NULL; /* terminal only */
   if (ctx->status) goto done;
   b.cum = cum;
   b.mask = mask;
   b.hgt = hgt;
   b.acc = acc;
   for (int e = 0; e < f->n; e++) tsfilt_ramp_acc_init(&acc[e]);
+  bar = progress_start(ctx, "filter deramp", f->l);
   for (uint32_t y0 = 0; y0 < f->l; y0 += rows) {
     b.y0 = y0;
     b.ny = f->l - y0 < rows ? f->l - y0 : rows;
     if (read_cum(f, y0, b.ny, 0, f->n, cum) || read_mask(f, y0, b.ny, mask) || read_hgt(f, y0, b.ny, hgt)) goto done;
     if (par_for(ctx, f->n, deramp_accum_epoch, &b)) goto done;
+    progress_add(bar, b.ny);
   }
+  progress_end(bar);
+  bar = NULL;
   for (int e = 0; e < f->n; e++)
     if (tsfilt_ramp_solve(&f->ramp, &acc[e], f->coef + (size_t)e * TSFILT_RAMP_MAXPAR)) {
       ctx_fail(ctx, CBAS_EDATA, "deramp of epoch %s failed (non-finite data)", f->date[e]);
@@ -222,6 +228,7 @@ static int deramp_fit(fctx *f) {
       ctx_info(ctx, "  %s: hgt-linear %.1f mm/km\n", f->date[e],
                tsfilt_ramp_hgt_coef(&f->ramp, f->coef + (size_t)e * TSFILT_RAMP_MAXPAR) * 1000);
 done:
+  progress_end(bar);
   budget_free(ctx, cum);
   budget_free(ctx, mask);
   budget_free(ctx, hgt);
@@ -348,8 +355,8 @@ static void chan_setup(fctx *f, chan *c, char *region) {
 }
 
 /* Medians of the sweep's epochs [e0, e1) once their pass-1 histograms are complete: pass 2
- * over the stored rows (read into buf: rows x (e1-e0) x w floats). */
-static int sweep_medians(fctx *f, chan *ch, int e0, int e1, float *buf, uint32_t rows) {
+ * over the stored rows (read into buf: rows x (e1-e0) x w floats), counted on bar. */
+static int sweep_medians(fctx *f, chan *ch, int e0, int e1, float *buf, uint32_t rows, progress *bar) {
   cbas_ctx *ctx = f->ctx;
   int ne = e1 - e0;
   for (int k = 0; k < ne; k++) {
@@ -360,6 +367,7 @@ static int sweep_medians(fctx *f, chan *ch, int e0, int e1, float *buf, uint32_t
   for (uint32_t y0 = 0; y0 < f->l; y0 += rows) {
     b.ny = f->l - y0 < rows ? f->l - y0 : rows;
     if (store_get(ctx, &f->st, y0, b.ny, e0, ne, buf) || par_for(ctx, ne, median_pass2_chan, &b)) return ctx->status;
+    progress_add(bar, b.ny);
   }
   for (int k = 0; k < ne; k++) f->med[e0 + k] = ch[k].none ? NAN : tsfilt_median_result(&ch[k].med);
   return 0;
@@ -417,6 +425,9 @@ static int filter_sweeps(fctx *f, int *n_sweep) {
       }
     }
     (*n_sweep)++;
+    char label[32]; /* one bar per sweep: its filter rows, then its median rows */
+    snprintf(label, sizeof label, "filter sweep %d/%d", *n_sweep, (f->n + g - 1) / g);
+    progress *bar = progress_start(ctx, label, 2 * (uint64_t)f->l);
     for (int k = 0; k < e1 - e0; k++) chan_setup(f, &ch[k], slab + (size_t)k * chan_region(f));
     for (uint32_t y0 = 0; y0 < f->l && !ctx->status; y0 += rows) {
       s.y0 = y0;
@@ -426,12 +437,14 @@ static int filter_sweeps(fctx *f, int *n_sweep) {
         break;
       if (f->deramp && par_for(ctx, s.jhi - s.jlo, sweep_deramp, &s)) break;
       par_for(ctx, e1 - e0, sweep_chan, &s);
+      progress_add(bar, s.ny);
     }
     for (int k = 0; k < e1 - e0 && !ctx->status; k++)
       if (f->spatial && ch[k].y_next != f->l)
         ctx_fail(ctx, CBAS_EINTERNAL, "epoch %d: %u of %u rows out", e0 + k, ch[k].y_next, f->l);
     /* pass 2 of the medians reads the stored rows into the input buffer (rows x g x w fits) */
-    if (!ctx->status) sweep_medians(f, ch, e0, e1, in, rows);
+    if (!ctx->status) sweep_medians(f, ch, e0, e1, in, rows, bar);
+    progress_end(bar);
   }
   free(ch);
   budget_free(ctx, slab);
@@ -470,10 +483,12 @@ static int find_ref(fctx *f, uint32_t *rx, uint32_t *ry) {
   float *ngap = budget_alloc(ctx, (size_t)rows * w * 4, "n_gap rows");
   float *rms = budget_alloc(ctx, (size_t)rows * w * 4, "rms rows");
   gt_writer *gw = NULL;
+  progress *bar = NULL; /* terminal only */
   float best = NAN;
   int found = 0;
   if (ctx->status || tsdir_result_create(ctx, f->t, f->m, TSDIR_INFO, "16rms_cum_wrt_med", 1, NULL, &gw)) goto done;
   rblk b = {f, 0, cube, mask, ngap, rms};
+  bar = progress_start(ctx, "filter 16ref", f->l);
   for (uint32_t y0 = 0; y0 < f->l; y0 += rows) {
     b.ny = f->l - y0 < rows ? f->l - y0 : rows;
     if (store_get(ctx, &f->st, y0, b.ny, 0, f->n, cube) || read_mask(f, y0, b.ny, mask) ||
@@ -491,7 +506,10 @@ static int find_ref(fctx *f, uint32_t *rx, uint32_t *ry) {
       }
     }
     if (gt_write_rows(ctx, gw, b.ny, rms, w, 0)) goto done;
+    progress_add(bar, b.ny);
   }
+  progress_end(bar);
+  bar = NULL;
   if (!found) {
     ctx_fail(ctx, CBAS_EDATA, "no pixel qualifies as reference (the RMS of the filtered time "
                               "series is NaN wherever mask and minimum n_gap allow)");
@@ -503,6 +521,7 @@ static int find_ref(fctx *f, uint32_t *rx, uint32_t *ry) {
     gt_commit(ctx, g);
   }
 done:
+  progress_end(bar);
   gt_abort(ctx, gw);
   budget_free(ctx, cube);
   budget_free(ctx, mask);
@@ -546,6 +565,7 @@ static int write_outputs(fctx *f, uint32_t rx, uint32_t ry) {
   float *row1 = budget_alloc(ctx, (size_t)w * 4 * ((size_t)f->n + 2), "reference row");
   gt_writer *gw[5] = {0};
   float *cube = NULL, *mask = NULL, *o[4] = {0};
+  progress *bar = NULL; /* terminal only */
   if (!cumref) ctx_fail(ctx, CBAS_ENOMEM, "out of memory");
   if (ctx->status || read_cum(f, ry, 1, 0, f->n, row1)) goto done;
   {
@@ -576,6 +596,7 @@ static int write_outputs(fctx *f, uint32_t rx, uint32_t ry) {
     if (tsdir_result_create(ctx, f->t, f->m, NULL, names[k], k ? 1 : (uint32_t)f->n, k ? NULL : f->desc, &gw[k]))
       goto done;
   oblk b = {f, cube, mask, cumref, o[0], o[1], o[2], o[3]};
+  bar = progress_start(ctx, "filter outputs", f->l);
   for (uint32_t y0 = 0; y0 < f->l; y0 += rows) {
     uint32_t ny = f->l - y0 < rows ? f->l - y0 : rows;
     if (store_get(ctx, &f->st, y0, ny, 0, f->n, cube) || read_mask(f, y0, ny, mask)) goto done;
@@ -584,13 +605,17 @@ static int write_outputs(fctx *f, uint32_t rx, uint32_t ry) {
     if (gt_write_rows(ctx, gw[0], ny, cube, (size_t)w * f->n, w)) goto done;
     for (int k = 1; k < n_out; k++)
       if (gt_write_rows(ctx, gw[k], ny, o[k - 1], w, 0)) goto done;
+    progress_add(bar, ny);
   }
+  progress_end(bar);
+  bar = NULL;
   for (int k = 0; k < n_out; k++) {
     gt_writer *g = gw[k];
     gw[k] = NULL;
     if (gt_commit(ctx, g)) goto done;
   }
 done:
+  progress_end(bar);
   for (int k = 0; k < 5; k++) gt_abort(ctx, gw[k]);
   free(cumref);
   budget_free(ctx, row1);
@@ -672,6 +697,7 @@ static int ngap_min(fctx *f) {
   if (tsdir_block_rows(ctx, f->l, 0, (uint64_t)f->w * 4, "n_gap", &rows)) return ctx->status;
   if (rows > 1024) rows = 1024;
   float *buf = budget_alloc(ctx, (size_t)rows * f->w * 4, "n_gap rows");
+  progress *bar = buf ? progress_start(ctx, "filter n_gap", f->l) : NULL;
   int found = 0;
   for (uint32_t y0 = 0; buf && y0 < f->l; y0 += rows) {
     uint32_t ny = f->l - y0 < rows ? f->l - y0 : rows;
@@ -681,7 +707,9 @@ static int ngap_min(fctx *f) {
         f->min_ngap = buf[i];
         found = 1;
       }
+    progress_add(bar, ny);
   }
+  progress_end(bar);
   budget_free(ctx, buf);
   if (!ctx->status && !found) ctx_fail(ctx, CBAS_EDATA, "results/n_gap.tif has no valid pixel");
   return ctx->status;

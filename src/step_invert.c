@@ -287,7 +287,7 @@ static int pass_invert(inv_ctx *I, gt_writer **g, gt_writer *ginc, gt_writer *gr
   cbas_ctx *ctx = I->ctx;
   const uint32_t W = I->W;
   const int M = I->M, N = I->N;
-  progress *bar = progress_start(ctx, "invert", I->L); /* NULL (no-op) unless stderr is a terminal */
+  progress *bar = progress_start(ctx, "invert pass 1", I->L); /* NULL (no-op) unless stderr is a terminal */
   int st = pass_invert_rows(I, g, ginc, gres, M, N, W, bar);
   progress_end(bar);
   return st;
@@ -337,16 +337,20 @@ static int read_work(inv_ctx *I, uint32_t y0, uint32_t ny, float *dst) {
   return 0;
 }
 
-/* Runs fn over the rows of every block of the work file (after = per-block step, may be NULL). */
-static int work_sweep(inv_ctx *I, par_fn fn, long (*items)(const inv_ctx *), int (*after)(inv_ctx *, void *), void *aud) {
+/* Runs fn over the rows of every block of the work file (after = per-block step, may be NULL);
+ * a progress bar `label` counts the rows (terminal only). */
+static int work_sweep(inv_ctx *I, const char *label, par_fn fn, long (*items)(const inv_ctx *),
+                      int (*after)(inv_ctx *, void *), void *aud) {
   cbas_ctx *ctx = I->ctx;
-  for (I->y0 = 0; I->y0 < I->L; I->y0 += I->rows) {
+  progress *bar = progress_start(ctx, label, I->L);
+  int st = 0;
+  for (I->y0 = 0; !st && I->y0 < I->L; I->y0 += I->rows) {
     I->ny = I->L - I->y0 < I->rows ? I->L - I->y0 : I->rows;
-    if (read_work(I, I->y0, I->ny, I->cum)) return ctx->status;
-    if (par_for(ctx, items(I), fn, I)) return ctx->status;
-    if (after && after(I, aud)) return ctx->status;
+    st = read_work(I, I->y0, I->ny, I->cum) || par_for(ctx, items(I), fn, I) || (after && after(I, aud));
+    if (!st) progress_add(bar, I->ny);
   }
-  return 0;
+  progress_end(bar);
+  return st && ctx->status ? (int)ctx->status : st;
 }
 static long items_epochs(const inv_ctx *I) { return I->N; }
 static long items_rows(const inv_ctx *I) { return I->ny; }
@@ -575,14 +579,16 @@ int inv_run(cbas_ctx *ctx, const tsdir *t, const stack *s, const inv_params *p, 
   }
 
   /* ---- passes 2-3: the remaining median levels */
-  for (;;) {
+  for (int pass = 2;; pass++) {
     int more = 0;
     for (int i = 0; i < N; i++) {
       if (!xmed_done(&I.med[i])) xmed_next(&I.med[i]);
       more |= !xmed_done(&I.med[i]);
     }
     if (!more) break;
-    if (work_sweep(&I, med_epoch, items_epochs, NULL, NULL)) goto done;
+    char label[32];
+    snprintf(label, sizeof label, "invert pass %d", pass);
+    if (work_sweep(&I, label, med_epoch, items_epochs, NULL, NULL)) goto done;
   }
   for (int i = 0; i < N; i++) I.medv[i] = xmed_median(&I.med[i]);
 
@@ -590,7 +596,7 @@ int inv_run(cbas_ctx *ctx, const tsdir *t, const stack *s, const inv_params *p, 
   inv_p4 q4 = {NULL, {NAN, -1}, -1};
   if (tsdir_result_create(ctx, t, I.m, TSDIR_INFO, "13rms_cum_wrt_med", 1, NULL, &grms)) goto done;
   q4.g = grms;
-  if (work_sweep(&I, rms_row, items_rows, rms_after, &q4)) goto done;
+  if (work_sweep(&I, "invert pass 4", rms_row, items_rows, rms_after, &q4)) goto done;
   if (q4.idx < 0) {
     ctx_fail(ctx, CBAS_EDATA, "%s: no pixel with the fewest gaps (n_gap %g) has a complete time series: no stable "
              "reference (13ref) can be chosen", t->path, (double)I.ngap_min);
@@ -603,7 +609,7 @@ int inv_run(cbas_ctx *ctx, const tsdir *t, const stack *s, const inv_params *p, 
   /* ---- pass 5: cum.tif referenced to 13ref */
   for (int i = 0; i < N; i++) desc[i] = I.ep[i];
   if (tsdir_result_create(ctx, t, I.m, NULL, "cum", (uint32_t)N, desc, &gcum)) goto done;
-  if (work_sweep(&I, ref_row, items_rows, cum_after, gcum)) goto done;
+  if (work_sweep(&I, "invert pass 5", ref_row, items_rows, cum_after, gcum)) goto done;
 
   /* ---- reports and commit; then the network figures (11bad/12bad marked), drawn once every
    * block, workspace and writer strip is released, so the budget checked before the work

@@ -7,6 +7,7 @@
 #include "cbas/licsbas.h"
 #include "cbas/par.h"
 #include "cbas/plat.h"
+#include "cbas/progress.h"
 #include "cbas/xmedian.h"
 #include "cmds.h"
 #include <math.h>
@@ -175,26 +176,34 @@ static void median_step(lp_run *R, long j) {
 
 /* ---------------------------------------------------------------- block sweeps */
 
-/* Reads every block and runs fn on its items (loops or rows), then after() on the main thread. */
-static int lp_sweep(lp_run *R, int with_cc, int per_loop, par_fn fn, int (*after)(lp_run *, void *), void *aud) {
+/* Reads every block and runs fn on its items (loops or rows), then after() on the main thread;
+ * a progress bar `label` counts the rows (terminal only). */
+static int lp_sweep(lp_run *R, const char *label, int with_cc, int per_loop, par_fn fn,
+                    int (*after)(lp_run *, void *), void *aud) {
   cbas_ctx *ctx = R->ctx;
-  for (R->y0 = 0; R->y0 < R->m->length; R->y0 += R->rows) {
+  progress *bar = progress_start(ctx, label, R->m->length);
+  int st = 0;
+  for (R->y0 = 0; !st && R->y0 < R->m->length; R->y0 += R->rows) {
     R->ny = R->m->length - R->y0 < R->rows ? R->m->length - R->y0 : R->rows;
-    if (tsdir_read_unw(ctx, R->s, R->y0, R->ny, R->unw)) return ctx->status;
-    if (with_cc && stack_read_cc(ctx, R->s, R->y0, R->ny, R->cc)) return ctx->status;
-    if (par_for(ctx, per_loop ? (long)R->n_loop : (long)R->ny, fn, R)) return ctx->status;
-    if (after && after(R, aud)) return ctx->status;
+    st = tsdir_read_unw(ctx, R->s, R->y0, R->ny, R->unw) ||
+         (with_cc && stack_read_cc(ctx, R->s, R->y0, R->ny, R->cc)) ||
+         par_for(ctx, per_loop ? (long)R->n_loop : (long)R->ny, fn, R) || (after && after(R, aud));
+    if (!st) progress_add(bar, R->ny);
   }
+  progress_end(bar);
+  if (st) return ctx->status ? (int)ctx->status : st;
   R->n_passes++;
   return 0;
 }
 
 static int lp_pass1(lp_run *R) {
-  for (;;) {
+  for (int sweep = 1;; sweep++) {
     int pending = 0;
     for (uint32_t j = 0; j < R->n_loop; j++) pending |= R->L[j].state != LS_DONE;
     if (!pending) return 0;
-    if (lp_sweep(R, 0, 1, lp_item_pass1, NULL, NULL)) return R->ctx->status;
+    char label[32];
+    snprintf(label, sizeof label, "loop pass 1.%d", sweep);
+    if (lp_sweep(R, label, 0, 1, lp_item_pass1, NULL, NULL)) return R->ctx->status;
     for (uint32_t j = 0; j < R->n_loop; j++) {
       lp_loop *l = &R->L[j];
       if (l->state == LS_MED) {
@@ -650,7 +659,7 @@ int loop_run(cbas_ctx *ctx, const tsdir *t, const stack *s, const loop_params *p
     }
   }
   q2_open = 1;
-  if (lp_sweep(&R, 0, 0, lp_item_pass2, lp_after_pass2, &q2)) goto done;
+  if (lp_sweep(&R, "loop pass 2", 0, 0, lp_item_pass2, lp_after_pass2, &q2)) goto done;
   for (int i = 0; i < 3; i++)
     if (afile_commit(ctx, &q2.f[i])) { for (int k = i + 1; k < 3; k++) afile_abort(&q2.f[k]); q2_open = 0; goto done; }
   q2_open = 0;
@@ -701,7 +710,7 @@ int loop_run(cbas_ctx *ctx, const tsdir *t, const stack *s, const loop_params *p
   }
 
   /* ---- pass 3: loops with reference */
-  if (lp_sweep(&R, 0, 1, lp_item_pass3, NULL, NULL)) goto done;
+  if (lp_sweep(&R, "loop pass 3", 0, 1, lp_item_pass3, NULL, NULL)) goto done;
   for (uint32_t j = 0; j < R.n_loop; j++) {
     lp_loop *l = &R.L[j];
     l->rms2 = l->in3 && l->ns ? sqrtf((float)(l->ss / (double)l->ns)) : NAN;
@@ -745,7 +754,7 @@ int loop_run(cbas_ctx *ctx, const tsdir *t, const stack *s, const loop_params *p
   }
   for (int i = 0; i < 4; i++)
     if (tsdir_result_create(ctx, t, m, NULL, P4_NAMES[i], 1, NULL, &g4[i])) { tsdir_ifglist_free(&all); goto done; }
-  if (lp_sweep(&R, 1, 0, lp_item_pass4, lp_after_pass4, g4)) { tsdir_ifglist_free(&all); goto done; }
+  if (lp_sweep(&R, "loop pass 4", 1, 0, lp_item_pass4, lp_after_pass4, g4)) { tsdir_ifglist_free(&all); goto done; }
   for (int i = 0; i < 4; i++) {
     gt_writer *g = g4[i];
     g4[i] = NULL;

@@ -6,6 +6,7 @@
 #include "cbas/licsbas.h"
 #include "cbas/par.h"
 #include "cbas/plat.h"
+#include "cbas/progress.h"
 #include "cmds.h"
 #include <math.h>
 #include <stdio.h>
@@ -123,6 +124,7 @@ int mask_run(cbas_ctx *ctx, const tsdir *t, const stack_meta *m, const tsmask_pa
 
   gt_reader *rd[N_IN] = {0};
   gt_writer *wm = NULL, *wv = NULL;
+  progress *bar = NULL; /* rows of the current pass; NULL (no-op) unless stderr is a terminal */
   mblk b;
   memset(&b, 0, sizeof b);
   b.plan = &plan;
@@ -162,6 +164,7 @@ int mask_run(cbas_ctx *ctx, const tsdir *t, const stack_meta *m, const tsmask_pa
           tsdir_result_create(ctx, t, m, NULL, "vel.mskd", 1, NULL, &wv))
         goto done;
     }
+    bar = progress_start(ctx, pass ? "mask-ts pass 2" : "mask-ts pass 1", l);
     for (uint32_t y0 = 0; y0 < l; y0 += rows) {
       uint32_t ny = l - y0 < rows ? l - y0 : rows;
       for (int i = 0; i < N_IN; i++)
@@ -169,7 +172,10 @@ int mask_run(cbas_ctx *ctx, const tsdir *t, const stack_meta *m, const tsmask_pa
       if (par_for(ctx, ny, mask_row, &b)) goto done;
       for (uint32_t r = 0; r < ny; r++) tsmask_acc_merge(pass ? &acc : &scan, &b.acc[r]);
       if (pass && (gt_write_rows(ctx, wm, ny, b.mask, w, 0) || gt_write_rows(ctx, wv, ny, b.vm, w, 0))) goto done;
+      progress_add(bar, ny);
     }
+    progress_end(bar);
+    bar = NULL;
     if (pass == 0 && scan.n_pt_all == 0) {
       ctx_fail(ctx, CBAS_EDATA, "no pixel with a valid non-zero velocity in results/vel.tif");
       goto done;
@@ -196,6 +202,7 @@ int mask_run(cbas_ctx *ctx, const tsdir *t, const stack_meta *m, const tsmask_pa
   if (plan_out) *plan_out = plan;
   if (acc_out) *acc_out = acc;
 done:
+  progress_end(bar);
   gt_abort(ctx, wm);
   gt_abort(ctx, wv);
   for (int i = 0; i < N_IN; i++) {

@@ -6,6 +6,7 @@
 #include "cbas/nsbas.h"
 #include "cbas/par.h"
 #include "cbas/plat.h"
+#include "cbas/progress.h"
 #include "cmds.h"
 #include <math.h>
 #include <stdio.h>
@@ -239,6 +240,7 @@ int vstd_run(cbas_ctx *ctx, const tsdir *t, const stack_meta *m, const vstd_para
   V.nt = ctx->n_threads < 1 ? 1 : ctx->n_threads;
   gt_writer *gv = NULL, *gs = NULL;
   void *wmem = NULL;
+  progress *bar = NULL; /* rows of the current pass; NULL (no-op) unless stderr is a terminal */
   if (out) memset(out, 0, sizeof *out);
   if (tsdir_result_open(ctx, t, m, NULL, "cum", "invert", &V.rd)) return ctx->status;
   const gt_info *gi = gt_get_info(V.rd);
@@ -306,6 +308,7 @@ int vstd_run(cbas_ctx *ctx, const tsdir *t, const stack_meta *m, const vstd_para
            V.n_patch, V.prow, p->patch_mem_mb, V.rows);
 
   /* ---- pass 1: void flags per patch */
+  bar = progress_start(ctx, "vstd pass 1", V.L);
   for (V.y0 = 0; V.y0 < V.L; V.y0 += V.rows) {
     V.ny = V.L - V.y0 < V.rows ? V.L - V.y0 : V.rows;
     if (read_rows(&V, V.y0, V.ny, V.buf) || par_for(ctx, V.ny, flags_row, &V)) goto done;
@@ -313,7 +316,10 @@ int vstd_run(cbas_ctx *ctx, const tsdir *t, const stack_meta *m, const vstd_para
       uint8_t *pf = V.pflag + (size_t)patch_of(&V, V.y0 + r) * B_;
       for (int b = 0; b < B_; b++) pf[b] |= V.rflag[(size_t)r * B_ + b];
     }
+    progress_add(bar, V.ny);
   }
+  progress_end(bar);
+  bar = NULL;
   uint32_t n_void = 0;
   for (size_t i = 0; i < (size_t)V.n_patch * B_; i++) n_void += V.pflag[i];
   if (n_void) ctx_info(ctx, "cbas vstd: %u bootstrap draws voided by singular pixels (as LiCSBAS)\n", n_void);
@@ -322,6 +328,7 @@ int vstd_run(cbas_ctx *ctx, const tsdir *t, const stack_meta *m, const vstd_para
   if (tsdir_result_create(ctx, t, m, NULL, "vstd", 1, NULL, &gv) ||
       tsdir_result_create(ctx, t, m, NULL, "stc", 1, NULL, &gs))
     goto done;
+  bar = progress_start(ctx, "vstd pass 2", V.L);
   for (V.y0 = 0; V.y0 < V.L; V.y0 += V.rows) {
     V.ny = V.L - V.y0 < V.rows ? V.L - V.y0 : V.rows;
     V.ys = V.y0 > 0 ? V.y0 - 1 : 0;
@@ -330,7 +337,10 @@ int vstd_run(cbas_ctx *ctx, const tsdir *t, const stack_meta *m, const vstd_para
     if (read_rows(&V, V.ys, V.nys, V.buf) || par_for(ctx, V.ny, vstd_row, &V)) goto done;
     for (size_t i = 0; i < (size_t)V.ny * V.W; i++) V.n_pix += V.vstd[i] == V.vstd[i];
     if (gt_write_rows(ctx, gv, V.ny, V.vstd, V.W, 0) || gt_write_rows(ctx, gs, V.ny, V.stc, V.W, 0)) goto done;
+    progress_add(bar, V.ny);
   }
+  progress_end(bar);
+  bar = NULL;
   {
     gt_writer *a = gv, *b = gs;
     gv = gs = NULL;
@@ -345,6 +355,7 @@ int vstd_run(cbas_ctx *ctx, const tsdir *t, const stack_meta *m, const vstd_para
     out->n_pix = V.n_pix;
   }
 done:
+  progress_end(bar);
   gt_abort(ctx, gv);
   gt_abort(ctx, gs);
   if (V.rd) gt_close(ctx, V.rd);
