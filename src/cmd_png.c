@@ -1,8 +1,10 @@
 /* cmd_png.c — `cbas png FILE.tif --out OUT.png`: a PNG quicklook of one GeoTIFF band with a
  * colour bar (plot_quicklook), read in blocks of rows so any frame size fits the budget.
  *
- * Colour range: --vmin/--vmax, else automatic (plot_auto_range: LiCSBAS's 1st..99th
- * percentiles of the band, symmetric about 0 for the velocity map, widened to round numbers).
+ * Colour range: --vmin/--vmax, else --range-pct LO:HI (those percentiles of the band, as
+ * LiCSBAS's nanpercentile ranges, not rounded), else automatic (plot_auto_range: LiCSBAS's
+ * 1st..99th percentiles of the band, symmetric about 0 for the velocity map, −p99/3..p99 for
+ * terrain, widened to round numbers).
  * The GeoTIFF's nodata value, NaN and ±Inf are shown as "no data".
  * Memory: one block of rows (~1 MB) + the picture (<= 2.6 MB) + the PNG writer (~0.3 MB) + the
  * GeoTIFF reader's strip or tile.
@@ -13,6 +15,7 @@
 #include "cmds.h"
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct band_src {
@@ -42,16 +45,17 @@ static void base_name(const char *path, char *out, size_t cap) {
 }
 
 int cmd_png(int argc, char **argv) {
-  const char *file = NULL, *out = NULL, *cmap_name = "vel", *title = NULL, *units = NULL;
+  const char *file = NULL, *out = NULL, *cmap_name = "vel", *title = NULL, *units = NULL, *pct_s = NULL;
   double vmin = NAN, vmax = NAN, scale = 1;
   int band = 1, max_w = 800, max_h = 640;
   cli_opt opts[] = {
       {NULL, CLI_STR, &file, "FILE", "the GeoTIFF"},
       {"out", CLI_STR, &out, "OUT.png", "the picture to write (required)"},
       {"band", CLI_INT, &band, "B", "band, 1-based (default 1)"},
-      {"cmap", CLI_STR, &cmap_name, "MAP", "vel (diverging, roma reversed; default), seq (viridis), seq_r, gray"},
+      {"cmap", CLI_STR, &cmap_name, "MAP", "vel (diverging, roma reversed; default), seq (viridis), seq_r, gray, terrain"},
       {"vmin", CLI_DBL, &vmin, "V", "value at the low end of the colour bar (default: automatic)"},
       {"vmax", CLI_DBL, &vmax, "V", "value at the high end of the colour bar (default: automatic)"},
+      {"range-pct", CLI_STR, &pct_s, "LO:HI", "colour range = these percentiles of the band, not rounded (e.g. 0:95)"},
       {"scale", CLI_DBL, &scale, "S", "multiply the values by S before colouring (default 1)"},
       {"title", CLI_STR, &title, "T", "title (default: the band description, else the file name)"},
       {"units", CLI_STR, &units, "U", "units shown above the colour bar, e.g. mm/yr"},
@@ -60,12 +64,12 @@ int cmd_png(int argc, char **argv) {
   };
   cli_common common;
   char err[512];
-  int st = cli_parse("png", "FILE --out OUT.png [--cmap vel|seq|seq_r|gray] [--vmin V --vmax V] [--band B] [--title T] [--units U]",
+  int st = cli_parse("png", "FILE --out OUT.png [--cmap vel|seq|seq_r|gray|terrain] [--vmin V --vmax V | --range-pct LO:HI] [--band B] [--title T] [--units U]",
                      "Renders one band of a GeoTIFF as a PNG quicklook with a colour bar, like LiCSBAS's "
                      "result pngs. Big rasters are shown reduced by box averaging, small ones (a city "
                      "AOI) enlarged; nodata, NaN and Inf appear grey. Without --vmin/--vmax the colour "
-                     "range is the 1st..99th percentile of the band (symmetric about 0 for --cmap vel), "
-                     "rounded outward.",
+                     "range is the 1st..99th percentile of the band (symmetric about 0 for --cmap vel, "
+                     "-p99/3..p99 for --cmap terrain), rounded outward; --range-pct picks other percentiles.",
                      opts, (int)(sizeof opts / sizeof opts[0]), argc, argv, &common, err, sizeof err);
   if (st == 1) return 0;
   if (st) { fprintf(stderr, "cbas png: %s\n", err); return 2; }
@@ -73,13 +77,23 @@ int cmd_png(int argc, char **argv) {
   if (!out) { fprintf(stderr, "cbas png: --out OUT.png is required\n"); return 2; }
   plot_cmap cmap;
   if (plot_cmap_parse(cmap_name, &cmap)) {
-    fprintf(stderr, "cbas png: --cmap: unknown colour map '%s' (vel, seq, seq_r or gray)\n", cmap_name);
+    fprintf(stderr, "cbas png: --cmap: unknown colour map '%s' (vel, seq, seq_r, gray or terrain)\n", cmap_name);
     return 2;
   }
   if (band < 1) { fprintf(stderr, "cbas png: --band must be >= 1\n"); return 2; }
   if (!isnan(vmin) && !isnan(vmax) && !(vmin < vmax)) {
     fprintf(stderr, "cbas png: --vmin %g must be below --vmax %g\n", vmin, vmax);
     return 2;
+  }
+  double pct[2] = {NAN, NAN};
+  if (pct_s) {
+    char *e1 = NULL, *e2 = NULL;
+    pct[0] = strtod(pct_s, &e1);
+    if (e1 && *e1 == ':') pct[1] = strtod(e1 + 1, &e2);
+    if (!e2 || *e2 || !(pct[0] >= 0 && pct[0] < pct[1] && pct[1] <= 100)) {
+      fprintf(stderr, "cbas png: --range-pct %s: expected LO:HI with 0 <= LO < HI <= 100\n", pct_s);
+      return 2;
+    }
   }
   if (!isfinite(scale) || scale == 0) { fprintf(stderr, "cbas png: --scale must be a non-zero number\n"); return 2; }
   if (max_w < 64 || max_h < 64 || max_w > 4000 || max_h > 4000) {
@@ -108,7 +122,14 @@ int cmd_png(int argc, char **argv) {
       }
       plot_ql_opts o = {title, units, vmin, vmax, cmap, scale, (uint32_t)max_w, (uint32_t)max_h};
       plot_ql_info qi;
-      if (!plot_quicklook(&ctx, out, &o, &src, &qi))
+      double p[2];
+      uint64_t n_valid = 0;
+      if (pct_s && (isnan(vmin) || isnan(vmax)) && !plot_percentiles(&ctx, &src, scale, 2, pct, p, &n_valid) && n_valid) {
+        if (isnan(o.vmin)) o.vmin = p[0];
+        if (isnan(o.vmax)) o.vmax = p[1];
+        if (!(o.vmin < o.vmax)) o.vmin = o.vmax - 1; /* LiCSBAS: cmin == cmax -> cmin = cmax - 1 */
+      }
+      if (!ctx.status && !plot_quicklook(&ctx, out, &o, &src, &qi))
         ctx_info(&ctx, "cbas png: %s: %u x %u band %d, colour range %g .. %g%s%s (%s), shown %s%u\n", out, in->width,
                  in->height, band, qi.vmin, qi.vmax, units ? " " : "", units ? units : "",
                  plot_cmap_name(cmap), qi.reduce > 1 ? "1:" : "x", qi.reduce > 1 ? qi.reduce : qi.enlarge);

@@ -416,27 +416,38 @@ static int run_ts_step(run_job *j, int step, int (*fn)(int, char **), const char
   return fn(a.n, a.v);
 }
 
+/* The quicklooks LiCSBAS's steps draw beside their rasters, with LiCSBAS's colour maps:
+ * results/ (steps 11-16), info/1[36]rms_cum_wrt_med (13, 16: nanpercentile 1..99) and
+ * 12loop/loop_ph_rms_masked (12: min..95th percentile). A missing raster is skipped. The
+ * step-15 figures (mask_ts*.png) are drawn by cbas mask-ts itself. */
 static int run_pictures(run_job *j) {
-  static const struct { const char *name, *cmap, *units, *title; } P[] = {
-      {"vel", "vel", "mm/yr", "LOS velocity (step 13)"},
-      {"vel.mskd", "vel", "mm/yr", "LOS velocity, masked (step 15)"},
-      {"vel.filt", "vel", "mm/yr", "LOS velocity, filtered (step 16)"},
-      {"vel.filt.mskd", "vel", "mm/yr", "LOS velocity, filtered and masked (step 16)"},
-      {"vstd", "seq", "mm/yr", "velocity std (step 14)"},
-      {"coh_avg", "seq", "", "average coherence"},
-      {"n_unw", "seq", "", "number of unwrapped ifgs"},
-      {"maxTlen", "seq", "yr", "longest connected period"},
-      {"n_gap", "seq_r", "", "number of network gaps"},
-      {"stc", "seq_r", "mm", "spatio-temporal consistency"},
-      {"n_ifg_noloop", "seq_r", "", "ifgs in no loop"},
-      {"n_loop_err", "seq_r", "", "loop closure errors"},
-      {"resid_rms", "seq_r", "mm", "residual RMS"},
-      {"mask", "gray", "", "mask (1 = kept)"},
+  static const struct { const char *dir, *name, *cmap, *units, *title, *pct; } P[] = {
+      {"results", "vel", "vel", "mm/yr", "LOS velocity (step 13)", NULL},
+      {"results", "vintercept", "vel", "mm", "intercept of velocity (step 13)", NULL},
+      {"results", "vel.mskd", "vel", "mm/yr", "LOS velocity, masked (step 15)", NULL},
+      {"results", "vel.filt", "vel", "mm/yr", "LOS velocity, filtered (step 16)", NULL},
+      {"results", "vel.filt.mskd", "vel", "mm/yr", "LOS velocity, filtered and masked (step 16)", NULL},
+      {"results", "vintercept.filt", "vel", "mm", "intercept of filtered velocity (step 16)", NULL},
+      {"results", "vintercept.filt.mskd", "vel", "mm", "intercept of filtered velocity, masked (step 16)", NULL},
+      {"results", "vstd", "seq_r", "mm/yr", "velocity std (step 14)", NULL},
+      {"results", "coh_avg", "seq", "", "average coherence", NULL},
+      {"results", "n_unw", "seq", "", "number of unwrapped ifgs", NULL},
+      {"results", "maxTlen", "seq", "yr", "longest connected period", NULL},
+      {"results", "n_gap", "seq_r", "", "number of network gaps", NULL},
+      {"results", "stc", "seq_r", "mm", "spatio-temporal consistency", NULL},
+      {"results", "n_ifg_noloop", "seq_r", "", "ifgs in no loop", NULL},
+      {"results", "n_loop_err", "seq_r", "", "loop closure errors", NULL},
+      {"results", "resid_rms", "seq_r", "mm", "residual RMS", NULL},
+      {"results", "mask", "gray", "", "mask (1 = kept)", NULL},
+      {"results", "hgt", "terrain", "m", "DEM height", NULL},
+      {"info", "13rms_cum_wrt_med", "seq_r", "mm", "RMS of cum wrt median (step 13)", "1:99"},
+      {"info", "16rms_cum_wrt_med", "seq_r", "mm", "RMS of cum wrt median (step 16)", "1:99"},
+      {"12loop", "loop_ph_rms_masked", "seq_r", "rad", "RMS of loop phase (step 12)", "0:95"},
   };
   for (size_t i = 0; i < sizeof P / sizeof P[0]; i++) {
     char tif[1900], png[1900];
-    snprintf(tif, sizeof tif, "%s/results/%s.tif", j->ts, P[i].name);
-    snprintf(png, sizeof png, "%s/results/%s.png", j->ts, P[i].name);
+    snprintf(tif, sizeof tif, "%s/%s/%s.tif", j->ts, P[i].dir, P[i].name);
+    snprintf(png, sizeof png, "%s/%s/%s.png", j->ts, P[i].dir, P[i].name);
     plat_stat st;
     plat_stat_path(tif, &st);
     if (!st.exists) continue;
@@ -447,6 +458,7 @@ static int run_pictures(run_job *j) {
     av_add2(&a, "--cmap", P[i].cmap);
     av_add2(&a, "--title", P[i].title);
     if (*P[i].units) av_add2(&a, "--units", P[i].units);
+    if (P[i].pct) av_add2(&a, "--range-pct", P[i].pct);
     common_opts(&a, j);
     int r = cmd_png(a.n, a.v);
     if (r) return r;

@@ -315,9 +315,25 @@ static const rgb8 viridis17[17] = {
     {44, 114, 142}, {38, 130, 142}, {33, 145, 140}, {31, 158, 137}, {38, 173, 129},
     {60, 187, 117}, {91, 200, 100}, {127, 211, 78}, {168, 219, 52}, {210, 226, 27}, {251, 231, 35}};
 
+/* matplotlib's "terrain" (_terrain_data): stops at t with RGB in 0..1. */
+static const double terrain6[6][4] = {{0.00, 0.2, 0.2, 0.6}, {0.15, 0.0, 0.6, 1.0}, {0.25, 0.0, 0.8, 0.4},
+                                      {0.50, 1.0, 1.0, 0.6}, {0.75, 0.5, 0.36, 0.33}, {1.00, 1.0, 1.0, 1.0}};
+
+static plot_rgba interp_terrain(double t) {
+  int k = 0;
+  while (k < 4 && t > terrain6[k + 1][0]) k++;
+  double f = (t - terrain6[k][0]) / (terrain6[k + 1][0] - terrain6[k][0]);
+  plot_rgba o;
+  o.r = (uint8_t)lround(255.0 * (terrain6[k][1] + (terrain6[k + 1][1] - terrain6[k][1]) * f));
+  o.g = (uint8_t)lround(255.0 * (terrain6[k][2] + (terrain6[k + 1][2] - terrain6[k][2]) * f));
+  o.b = (uint8_t)lround(255.0 * (terrain6[k][3] + (terrain6[k + 1][3] - terrain6[k][3]) * f));
+  o.a = 255;
+  return o;
+}
+
 int plot_cmap_parse(const char *name, plot_cmap *out) {
-  static const char *names[] = {"vel", "seq", "seq_r", "gray"};
-  for (int i = 0; i < 4; i++)
+  static const char *names[PLOT_CMAP_N] = {"vel", "seq", "seq_r", "gray", "terrain"};
+  for (int i = 0; i < PLOT_CMAP_N; i++)
     if (!strcmp(name, names[i])) { *out = (plot_cmap)i; return 0; }
   return -1;
 }
@@ -326,6 +342,7 @@ const char *plot_cmap_name(plot_cmap m) {
   case PLOT_CMAP_VEL: return "vel";
   case PLOT_CMAP_SEQ: return "seq";
   case PLOT_CMAP_SEQ_R: return "seq_r";
+  case PLOT_CMAP_TERRAIN: return "terrain";
   default: return "gray";
   }
 }
@@ -350,6 +367,7 @@ plot_rgba plot_cmap_at(plot_cmap m, double t) {
   case PLOT_CMAP_VEL: return interp17(roma17, 1 - t);
   case PLOT_CMAP_SEQ: return interp17(viridis17, t);
   case PLOT_CMAP_SEQ_R: return interp17(viridis17, 1 - t);
+  case PLOT_CMAP_TERRAIN: return interp_terrain(t);
   default: {
     uint8_t v = (uint8_t)lround(t * 255);
     plot_rgba o = {v, v, v, 255};
@@ -360,7 +378,7 @@ plot_rgba plot_cmap_at(plot_cmap m, double t) {
 
 plot_rgba plot_cmap_nan(plot_cmap m) {
   plot_rgba grey = {160, 160, 160, 255}, pink = {255, 170, 170, 255};
-  return m == PLOT_CMAP_GRAY ? pink : grey;
+  return m == PLOT_CMAP_GRAY || m == PLOT_CMAP_TERRAIN ? pink : grey;
 }
 
 void plot_lut_init(plot_lut *l, plot_cmap m, double vmin, double vmax) {
@@ -546,6 +564,9 @@ int plot_auto_range(cbas_ctx *ctx, const plot_source *src, double scale, plot_cm
     if (!(a > 0)) a = 1;
     *vmin = -a;
     *vmax = a;
+  } else if (m == PLOT_CMAP_TERRAIN && p[1] > 0) {
+    *vmin = -p[1] / 3;
+    *vmax = p[1];
   } else {
     *vmin = p[0];
     *vmax = p[1];
@@ -588,15 +609,17 @@ static void fmt_value(char *buf, size_t cap, double v, int decimals) {
 /* ---- quicklook ------------------------------------------------------------------------- */
 
 /* Widens an automatic range to round numbers so that the ends of the colour bar read well:
- * symmetric ranges to the next of 1, 1.2, 1.5, 2, 2.5, 3, 3.5, 4, 5, 6, 7, 8 x 10^k, others
- * outward to multiples of half the tick step. */
+ * symmetric ranges (and the top of terrain's −p99/3 .. p99, its bottom then −top/3) to the next
+ * of 1, 1.2, 1.5, 2, 2.5, 3, 3.5, 4, 5, 6, 7, 8 x 10^k, others outward to multiples of half the
+ * tick step. */
 static void round_range(plot_cmap m, double *lo, double *hi) {
-  if (m == PLOT_CMAP_VEL && *lo == -*hi && *hi > 0) {
+  int sym = m == PLOT_CMAP_VEL && *lo == -*hi && *hi > 0, dem = m == PLOT_CMAP_TERRAIN && *hi > 0 && *lo == -*hi / 3;
+  if (sym || dem) {
     static const double steps[13] = {1, 1.2, 1.5, 2, 2.5, 3, 3.5, 4, 5, 6, 7, 8, 10};
     double mag = pow(10, floor(log10(*hi))), a = 10 * mag;
     for (int i = 0; i < 13; i++)
       if (steps[i] * mag >= *hi * (1 - 1e-12)) { a = steps[i] * mag; break; }
-    *lo = -a;
+    *lo = sym ? -a : -a / 3;
     *hi = a;
     return;
   }
@@ -613,47 +636,120 @@ static void round_range(plot_cmap m, double *lo, double *hi) {
 #define MARGIN 16
 #define BAR_W 24
 
-typedef struct ql_state {
-  plot_canvas *c;
-  const plot_lut *lut;
-  uint32_t width, f, u, mw;  /* source width, reduce factor, enlarge factor, map columns */
-  int x0, y0;                /* map origin on the canvas */
-  uint32_t oy;               /* next output row */
-  double scale;
-  double *sum;               /* [mw] */
-  uint32_t *n_ok, *n_all;    /* [mw] */
-  uint64_t n_nan;
-} ql_state;
+/* ---- map painter ----------------------------------------------------------------------- */
 
-/* Reduces f source rows (v, width each) to one map row and paints it u times. */
-static void ql_row_group(ql_state *q, const float *v, uint32_t nrows) {
-  uint32_t cols = (q->width + q->f - 1) / q->f;
-  memset(q->sum, 0, cols * sizeof *q->sum);
-  memset(q->n_ok, 0, cols * sizeof *q->n_ok);
-  memset(q->n_all, 0, cols * sizeof *q->n_all);
-  for (uint32_t r = 0; r < nrows; r++) {
-    const float *row = v + (size_t)r * q->width;
-    for (uint32_t x = 0; x < q->width; x++) {
-      uint32_t ox = x / q->f;
-      double val = (double)row[x] * q->scale;
-      q->n_all[ox]++;
-      if (isfinite(val)) { q->sum[ox] += val; q->n_ok[ox]++; }
-    }
+void plot_fit_map(uint32_t width, uint32_t length, uint32_t max_w, uint32_t max_h, plot_fit *fit) {
+  if (max_w < 1) max_w = 1;
+  if (max_h < 1) max_h = 1;
+  if (!width) width = 1;
+  if (!length) length = 1;
+  uint32_t f = (width + max_w - 1) / max_w, fl = (length + max_h - 1) / max_h, u = 1;
+  if (fl > f) f = fl;
+  if (f <= 1) {
+    f = 1;
+    u = max_w / width < max_h / length ? max_w / width : max_h / length;
+    u = u < 1 ? 1 : u > 8 ? 8 : u;
   }
+  fit->reduce = f;
+  fit->enlarge = u;
+  fit->map_w = (width + f - 1) / f * u;
+  fit->map_h = (length + f - 1) / f * u;
+}
+
+size_t plot_painter_bytes(const plot_fit *fit, uint32_t width) {
+  size_t cols = (width + fit->reduce - 1) / fit->reduce;
+  return cols * (sizeof(double) + 2 * sizeof(uint32_t));
+}
+
+void plot_painter_init(plot_painter *p, plot_canvas *c, const plot_lut *lut, const plot_fit *fit,
+                       uint32_t width, uint32_t length, int x0, int y0, double scale, void *acc) {
+  size_t cols = (width + fit->reduce - 1) / fit->reduce;
+  memset(p, 0, sizeof *p);
+  p->c = c;
+  p->lut = lut;
+  p->fit = *fit;
+  p->width = width;
+  p->length = length;
+  p->x0 = x0;
+  p->y0 = y0;
+  p->scale = scale ? scale : 1;
+  p->sum = acc;
+  p->n_ok = (uint32_t *)(p->sum + cols);
+  p->n_all = p->n_ok + cols;
+  memset(acc, 0, plot_painter_bytes(fit, width));
+}
+
+/* Paints the map row of the accumulated source rows and clears the accumulators. */
+static void painter_flush(plot_painter *p) {
+  uint32_t cols = (p->width + p->fit.reduce - 1) / p->fit.reduce, u = p->fit.enlarge;
   for (uint32_t ox = 0; ox < cols; ox++) {
-    double val = 2 * q->n_ok[ox] >= q->n_all[ox] && q->n_ok[ox] ? q->sum[ox] / q->n_ok[ox] : NAN;
-    if (!isfinite(val)) q->n_nan++;
-    plot_rgba col = plot_lut_color(q->lut, val);
-    int px = q->x0 + (int)(ox * q->u), py = q->y0 + (int)(q->oy * q->u);
-    plot_fill_rect(q->c, px, py, px + (int)q->u - 1, py + (int)q->u - 1, col);
+    double val = 2 * p->n_ok[ox] >= p->n_all[ox] && p->n_ok[ox] ? p->sum[ox] / p->n_ok[ox] : NAN;
+    if (!isfinite(val)) p->n_nan++;
+    plot_rgba col = plot_lut_color(p->lut, val);
+    int px = p->x0 + (int)(ox * u), py = p->y0 + (int)(p->oy * u);
+    plot_fill_rect(p->c, px, py, px + (int)u - 1, py + (int)u - 1, col);
   }
-  q->oy++;
+  memset(p->sum, 0, cols * sizeof *p->sum);
+  memset(p->n_ok, 0, cols * sizeof *p->n_ok);
+  memset(p->n_all, 0, cols * sizeof *p->n_all);
+  p->oy++;
+  p->pending = 0;
+}
+
+void plot_painter_rows(plot_painter *p, const float *v, uint32_t n, size_t stride) {
+  uint32_t f = p->fit.reduce;
+  for (uint32_t r = 0; r < n && p->rows_in < p->length; r++) {
+    const float *row = v + (size_t)r * stride;
+    for (uint32_t x = 0; x < p->width; x++) {
+      uint32_t ox = x / f;
+      double val = (double)row[x] * p->scale;
+      p->n_all[ox]++;
+      if (isfinite(val)) { p->sum[ox] += val; p->n_ok[ox]++; }
+    }
+    p->rows_in++;
+    if (++p->pending == f || p->rows_in == p->length) painter_flush(p);
+  }
 }
 
 static void ql_block(void *ud, const float *v, size_t n) {
-  ql_state *q = ud;
-  uint32_t rows = (uint32_t)(n / q->width);
-  for (uint32_t r = 0; r < rows; r += q->f) ql_row_group(q, v + (size_t)r * q->width, rows - r < q->f ? rows - r : q->f);
+  plot_painter *p = ud;
+  plot_painter_rows(p, v, (uint32_t)(n / p->width), p->width);
+}
+
+/* ---- colour bars ----------------------------------------------------------------------- */
+
+/* The gradient (top row = level 255 = vmax, bottom row = level 0) and its black frame. */
+static void draw_bar(plot_canvas *c, int x, int y, int w, int h, const plot_lut *lut) {
+  for (int i = 0; i < h; i++) {
+    int k = h > 1 ? (int)lround((double)(h - 1 - i) * 255.0 / (h - 1)) : 255;
+    plot_fill_rect(c, x, y + i, x + w - 1, y + i, lut->level[k]);
+  }
+  plot_rect(c, x - 1, y - 1, x + w, y + h, BLACK);
+}
+
+/* Row of value v on a bar of height h at y (vmax at the top). */
+static int bar_row(const plot_lut *lut, int y, int h, double v) {
+  return y + (int)lround((lut->vmax - v) / (lut->vmax - lut->vmin) * (h - 1));
+}
+
+int plot_colorbar(plot_canvas *c, int x, int y, int bar_w, int bar_h, const plot_lut *lut, int scale,
+                  int max_ticks) {
+  if (scale < 1) scale = 1;
+  draw_bar(c, x, y, bar_w, bar_h, lut);
+  int width = bar_w;
+  if (!(lut->vmin < lut->vmax)) return width;
+  double tick[16];
+  int dec, n = nice_ticks(lut->vmin, lut->vmax, max_ticks < 2 ? 2 : max_ticks > 16 ? 16 : max_ticks, tick, &dec);
+  for (int i = 0; i < n; i++) {
+    char lab[32];
+    int ty = bar_row(lut, y, bar_h, tick[i]);
+    fmt_value(lab, sizeof lab, tick[i], dec);
+    plot_line(c, x + bar_w, ty, x + bar_w + 4, ty, BLACK);
+    int w = plot_text_width(lab, scale);
+    plot_text_at(c, x + bar_w + 8, ty, lab, BLACK, scale, PLOT_LEFT, PLOT_MIDDLE);
+    if (bar_w + 8 + w > width) width = bar_w + 8 + w;
+  }
+  return width;
 }
 
 int plot_quicklook(cbas_ctx *ctx, const char *path, const plot_ql_opts *o, const plot_source *src,
@@ -673,14 +769,9 @@ int plot_quicklook(cbas_ctx *ctx, const char *path, const plot_ql_opts *o, const
   uint32_t max_w = o->max_w ? o->max_w : 800, max_h = o->max_h ? o->max_h : 640;
   if (max_w < 16) max_w = 16;
   if (max_h < 16) max_h = 16;
-  uint32_t f = (W + max_w - 1) / max_w, fl = (L + max_h - 1) / max_h, u = 1;
-  if (fl > f) f = fl;
-  if (f <= 1) {
-    f = 1;
-    u = max_w / W < max_h / L ? max_w / W : max_h / L;
-    u = u < 1 ? 1 : u > 8 ? 8 : u;
-  }
-  uint32_t cols = (W + f - 1) / f, mw = cols * u, mh = (L + f - 1) / f * u;
+  plot_fit fit;
+  plot_fit_map(W, L, max_w, max_h, &fit);
+  uint32_t f = fit.reduce, u = fit.enlarge, mw = fit.map_w, mh = fit.map_h;
 
   /* layout */
   int line = PLOT_GLYPH_H * TS, title_h = o->title && *o->title ? PLOT_GLYPH_H * TITLE_S + 12 : 0;
@@ -732,25 +823,21 @@ int plot_quicklook(cbas_ctx *ctx, const char *path, const plot_ql_opts *o, const
   double *acc = NULL;
   if (plot_canvas_new(ctx, &c, (uint32_t)cw, (uint32_t)ch, WHITE)) return ctx->status;
   buf = budget_alloc(ctx, (size_t)rows * W * sizeof(float), "quicklook row block");
-  acc = buf ? budget_alloc(ctx, (size_t)cols * (sizeof(double) + 2 * sizeof(uint32_t)), "quicklook row accumulators") : NULL;
+  acc = buf ? budget_alloc(ctx, plot_painter_bytes(&fit, W), "quicklook row accumulators") : NULL;
   if (!acc) goto fail;
 
   if (title_h) plot_text(&c, MARGIN, MARGIN, o->title, BLACK, title_s);
   plot_text(&c, MARGIN, MARGIN + title_h, caption, DARK, TS);
-  ql_state q = {&c, &lut, W, f, u, mw, x0, y0, 0, scale, acc, (uint32_t *)(acc + cols),
-                (uint32_t *)(acc + cols) + cols, 0};
+  plot_painter q;
+  plot_painter_init(&q, &c, &lut, &fit, W, L, x0, y0, scale, acc);
   if (scan(ctx, src, buf, rows, ql_block, &q)) goto fail;
   plot_rect(&c, x0 - 1, y0 - 1, x0 + (int)mw, y0 + (int)mh, BLACK);
 
   /* colour bar: top row = level 255 (vmax), bottom row = level 0 (vmin) */
   if (o->units && *o->units) plot_text(&c, bar_x, y0, o->units, BLACK, TS);
-  for (int i = 0; i < bar_h; i++) {
-    int k = (int)lround((double)(bar_h - 1 - i) * 255.0 / (bar_h - 1));
-    plot_fill_rect(&c, bar_x, bar_y + i, bar_x + BAR_W - 1, bar_y + i, lut.level[k]);
-  }
-  plot_rect(&c, bar_x - 1, bar_y - 1, bar_x + BAR_W, bar_y + bar_h, BLACK);
+  draw_bar(&c, bar_x, bar_y, BAR_W, bar_h, &lut);
   for (int i = 0; i < n_tick; i++) {
-    int ty = bar_y + (int)lround((vmax - tick[i]) / (vmax - vmin) * (bar_h - 1));
+    int ty = bar_row(&lut, bar_y, bar_h, tick[i]);
     plot_line(&c, bar_x + BAR_W, ty, bar_x + BAR_W + 4, ty, BLACK);
     plot_text_at(&c, bar_x + BAR_W + 8, ty, lab[i], BLACK, TS, PLOT_LEFT, PLOT_MIDDLE);
   }
@@ -758,7 +845,7 @@ int plot_quicklook(cbas_ctx *ctx, const char *path, const plot_ql_opts *o, const
   for (int e = 0; e < 2; e++) {
     int ty = e ? bar_y + bar_h - 1 : bar_y, clear = 1;
     for (int i = 0; i < n_tick; i++)
-      if (abs(bar_y + (int)lround((vmax - tick[i]) / (vmax - vmin) * (bar_h - 1)) - ty) < line + 8) clear = 0;
+      if (abs(bar_row(&lut, bar_y, bar_h, tick[i]) - ty) < line + 8) clear = 0;
     if (!clear) continue;
     plot_line(&c, bar_x + BAR_W, ty, bar_x + BAR_W + 4, ty, BLACK);
     plot_text_at(&c, bar_x + BAR_W + 8, ty, end_lab[e], DARK, TS, PLOT_LEFT, PLOT_MIDDLE);

@@ -4,6 +4,7 @@
 #include "cbas/budget.h"
 #include "cbas/cli.h"
 #include "cbas/licsbas.h"
+#include "cbas/mask_png.h"
 #include "cbas/par.h"
 #include "cbas/plat.h"
 #include "cbas/progress.h"
@@ -217,13 +218,16 @@ done:
 
 int cmd_mask_ts(int argc, char **argv) {
   tsdir_cli c;
-  tsdir_cli_build(&c, 15, NULL, 0);
+  int no_png = 0;
+  cli_opt extra[] = {{"no-png", CLI_FLAG, &no_png, NULL, "do not draw mask_ts.png and mask_ts_masked.png"}};
+  tsdir_cli_build(&c, 15, extra, 1);
   cli_common common;
   char err[512];
   int r = cli_parse("mask-ts", "[STACK] [--ts TSDIR] [options]",
                     "LiCSBAS step 15: masks the time series with noise indices (coh_avg, n_unw, vstd, maxTlen,\n"
                     "n_gap, stc, n_ifg_noloop, n_loop_err, resid_rms; C/L-band defaults, auto-adjust); writes\n"
-                    "results/mask.tif, results/vel.mskd.tif and info/15parameters.txt.",
+                    "results/mask.tif, results/vel.mskd.tif, info/15parameters.txt and the figures\n"
+                    "mask_ts.png, mask_ts_masked.png (every index with its threshold, as LiCSBAS).",
                     c.opt, c.n_opt, argc, argv, &common, err, sizeof err);
   if (r == 1) return 0;
   if (r) { fprintf(stderr, "cbas mask-ts: %s\n", err); return 2; }
@@ -236,7 +240,13 @@ int cmd_mask_ts(int argc, char **argv) {
   if (!tsdir_cli_apply(&ctx, &c, &v) && !tsdir_cli_open(&ctx, &c, 0, &t, &s)) {
     mask_params_from(&v, &p);
     double t0 = plat_now();
-    if (!mask_run(&ctx, &t, stack_get_meta(s), &p, NULL, NULL)) {
+    const stack_meta *m = stack_get_meta(s);
+    tsmask_plan plan;
+    mask_png_opts po = {v.set[TSP_P15_VMIN] ? v.num[TSP_P15_VMIN] : NAN, v.set[TSP_P15_VMAX] ? v.num[TSP_P15_VMAX] : NAN};
+    /* the figures' budget is checked before any work (fail early, not after the rasters) */
+    int png_ok = no_png || !budget_require(&ctx, mask_png_need(m->width, m->length),
+                                           "mask_ts.png and mask_ts_masked.png (--no-png to skip them)");
+    if (png_ok && !mask_run(&ctx, &t, m, &p, &plan, NULL) && (no_png || !mask_png_write(&ctx, &t, m, &plan, &po, NULL))) {
       ctx_info(&ctx, "cbas mask-ts: done in %.2f s; output in %s\n", plat_now() - t0, t.path);
       tsdir_report_peak(&ctx, "cbas mask-ts");
     }

@@ -15,8 +15,11 @@
  *                   17 control points, max deviation 6/255 per channel.
  *   PLOT_CMAP_SEQ_R viridis reversed (LiCSBAS's cmap_noise_r: rms, n_gap, n_loop_err...).
  *   PLOT_CMAP_GRAY  black to white.
+ *   PLOT_CMAP_TERRAIN matplotlib's "terrain" (its six published stops, exact), which LiCSBAS
+ *                   uses for the DEM (hgt.png); its automatic range is LiCSBAS02's
+ *                   −p99/3 .. p99 ("1/4 of terrain is blue").
  * NaN (and ±Inf) pixels get plot_cmap_nan(): mid grey for the coloured maps (distinct from the
- * white page and from every map colour), pale red for the gray map.
+ * white page and from every map colour), pale red for the gray and terrain maps.
  *
  * Memory: a canvas is W·H·3 bytes from the run budget; plot_quicklook() and plot_network()
  * document their own totals. Thread-safety: functions on distinct canvases may run concurrently.
@@ -78,8 +81,9 @@ void plot_text_at(plot_canvas *c, int x, int y, const char *s, plot_rgba col, in
  * (x, y). */
 void plot_text_up(plot_canvas *c, int x, int y, const char *s, plot_rgba col, int scale);
 
-typedef enum plot_cmap { PLOT_CMAP_VEL = 0, PLOT_CMAP_SEQ, PLOT_CMAP_SEQ_R, PLOT_CMAP_GRAY } plot_cmap;
-/* "vel", "seq", "seq_r", "gray"; returns 0 or -1. */
+typedef enum plot_cmap { PLOT_CMAP_VEL = 0, PLOT_CMAP_SEQ, PLOT_CMAP_SEQ_R, PLOT_CMAP_GRAY, PLOT_CMAP_TERRAIN,
+                         PLOT_CMAP_N } plot_cmap;
+/* "vel", "seq", "seq_r", "gray", "terrain"; returns 0 or -1. */
 int plot_cmap_parse(const char *name, plot_cmap *out);
 const char *plot_cmap_name(plot_cmap m);
 /* Colour at t in [0, 1] (clamped; t = 0 is the colour of vmin). */
@@ -113,17 +117,62 @@ int plot_percentiles(cbas_ctx *ctx, const plot_source *src, double scale, int n_
                      const double *pct, double *out, uint64_t *n_valid);
 /* The automatic colour range: LiCSBAS's 1st and 99th percentiles (LiCSBAS13/15/16 plots);
  * for PLOT_CMAP_VEL made symmetric about zero (±max(|p1|, |p99|)) so that the pale centre of
- * the diverging map means "no motion". Degenerate ranges widen to a width of 1 (as LiCSBAS
+ * the diverging map means "no motion"; for PLOT_CMAP_TERRAIN −p99/3 .. p99 (LiCSBAS02's DEM
+ * range; p1 .. p99 when p99 <= 0). Degenerate ranges widen to a width of 1 (as LiCSBAS
  * does when cmin == cmax). */
 int plot_auto_range(cbas_ctx *ctx, const plot_source *src, double scale, plot_cmap m,
                     double *vmin, double *vmax);
+
+/* ---- maps on a canvas: fitting, streaming painting, colour bars (quicklooks, figure panels) */
+
+/* How a width x length raster is shown in a box of max_w x max_h pixels: reduced 1:reduce
+ * (reduce = ceil(max(width/max_w, length/max_h)), box means) when larger, else enlarged
+ * x enlarge (min(max_w/width, max_h/length), 1..8, pixel replication); map_w x map_h is the
+ * painted size (ceil(width/reduce)·enlarge x ceil(length/reduce)·enlarge). */
+typedef struct plot_fit { uint32_t reduce, enlarge, map_w, map_h; } plot_fit;
+void plot_fit_map(uint32_t width, uint32_t length, uint32_t max_w, uint32_t max_h, plot_fit *fit);
+
+/* Paints a raster fed row by row onto a canvas: each map pixel is the mean of the finite
+ * values (x scale) of its reduce x reduce box, NaN (the NaN colour) when more than half of the
+ * box is not finite, coloured through lut, and drawn as an enlarge x enlarge block with the
+ * map's top-left corner at (x0, y0). Rows arrive top to bottom in any number per call; a map
+ * row is painted as soon as its last source row is in. Holds no source rows: the caller
+ * provides the accumulators, plot_painter_bytes() = 16·ceil(width/reduce) bytes, which must
+ * outlive the painter. Thread-safety: one painter per thread; painters on disjoint parts of a
+ * canvas may run concurrently. */
+typedef struct plot_painter {
+  plot_canvas *c;
+  const plot_lut *lut;
+  plot_fit fit;
+  uint32_t width, length;   /* source raster */
+  int x0, y0;
+  double scale;
+  uint32_t rows_in, oy, pending;  /* source rows fed, next map row, rows in the accumulators */
+  double *sum;
+  uint32_t *n_ok, *n_all;
+  uint64_t n_nan;           /* map pixels (before enlarging) painted as no data */
+} plot_painter;
+size_t plot_painter_bytes(const plot_fit *fit, uint32_t width);
+/* scale 0 = 1. */
+void plot_painter_init(plot_painter *p, plot_canvas *c, const plot_lut *lut, const plot_fit *fit,
+                       uint32_t width, uint32_t length, int x0, int y0, double scale, void *acc);
+/* Feeds n source rows (row r at v + r·stride, width floats); rows beyond length are ignored. */
+void plot_painter_rows(plot_painter *p, const float *v, uint32_t n, size_t stride);
+
+/* A vertical colour bar of bar_w x bar_h with its top-left corner at (x, y): top row = level
+ * 255 (lut->vmax), bottom row = level 0 (lut->vmin), a black frame one pixel outside, and up
+ * to max_ticks "nice" ticks (1, 2, 2.5, 5 x 10^k) labelled on the right in text scale `scale`.
+ * Returns the width drawn from x (bar + labels). */
+int plot_colorbar(plot_canvas *c, int x, int y, int bar_w, int bar_h, const plot_lut *lut, int scale,
+                  int max_ticks);
 
 typedef struct plot_ql_opts {
   const char *title;     /* drawn above the map; NULL = none */
   const char *units;     /* drawn above the colour bar, e.g. "mm/yr"; NULL = none */
   double vmin, vmax;     /* colour range of the scaled values; NaN = plot_auto_range(),
                           * widened to round numbers (vel: ±1, 1.2, 1.5, 2, 2.5, 3, 3.5, 4, 5,
-                          * 6, 7, 8 x 10^k; others: multiples of half the tick step) */
+                          * 6, 7, 8 x 10^k; terrain: the top as vel's, the bottom −top/3;
+                          * others: multiples of half the tick step) */
   plot_cmap cmap;
   double scale;          /* multiplies every value before colouring; 0 = 1 */
   uint32_t max_w, max_h; /* bound of the map area in pixels; 0 = 800 x 640 */

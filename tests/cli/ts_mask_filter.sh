@@ -50,7 +50,7 @@ m=$($CBAS info $R/mask.tif --window "$x:$((x+1))/$y:$((y+1))" 2>&1 | tail -n 1)
 if [ "$m" = 1 ]; then ok 16ref-unmasked; else bad 16ref-unmasked "mask at 16ref $x,$y = $m"; fi
 
 # threads, sweeps, cube in a work file: byte-identical
-expect mask-ts-2 $CBAS mask-ts stk --ts TS2 --threads 2 --mem 1M --quiet
+expect mask-ts-2 $CBAS mask-ts stk --ts TS2 --threads 2 --mem 1M --no-png --quiet
 expect filter-2 $CBAS filter stk --ts TS2 --threads 2 --mem 2M
 if grep -q "filter (24 sweeps" "$T/out"; then ok filter-small-mem-sweeps; else bad filter-small-mem-sweeps "$(grep times "$T/out")"; fi
 diffs=""

@@ -174,7 +174,14 @@ static void test_colour_maps(void) {
   double mid = lum(plot_cmap_at(PLOT_CMAP_VEL, 0.5));
   CHECK(mid > 200 && mid > lum(plot_cmap_at(PLOT_CMAP_VEL, 0.25)) + 30 && mid > lum(plot_cmap_at(PLOT_CMAP_VEL, 0.75)) + 30);
   /* the NaN colour is far from every colour of its map */
-  for (int m = 0; m < 4; m++) {
+  /* terrain: matplotlib's _terrain_data stops (0.2,0.2,0.6) at 0, (0,0.6,1) at 0.15, (1,1,0.6)
+   * at 0.5, white at 1, times 255 */
+  CHECK(is(plot_cmap_at(PLOT_CMAP_TERRAIN, 0), 51, 51, 153));
+  CHECK(is(plot_cmap_at(PLOT_CMAP_TERRAIN, 0.15), 0, 153, 255));
+  CHECK(is(plot_cmap_at(PLOT_CMAP_TERRAIN, 0.5), 255, 255, 153));
+  CHECK(is(plot_cmap_at(PLOT_CMAP_TERRAIN, 1), 255, 255, 255));
+  CHECK(is(plot_cmap_at(PLOT_CMAP_TERRAIN, 0.625), 191, 173, 119)); /* halfway (1,1,.6)-(.5,.36,.33) */
+  for (int m = 0; m < PLOT_CMAP_N; m++) {
     plot_rgba nanc = plot_cmap_nan((plot_cmap)m);
     for (int k = 0; k < 256; k++) {
       plot_rgba c = plot_cmap_at((plot_cmap)m, k / 255.0);
@@ -192,6 +199,7 @@ static void test_colour_maps(void) {
   CHECK(same(plot_lut_color(&l, INFINITY), plot_cmap_nan(PLOT_CMAP_VEL)));
   plot_cmap m;
   CHECK(plot_cmap_parse("seq_r", &m) == 0 && m == PLOT_CMAP_SEQ_R);
+  CHECK(plot_cmap_parse("terrain", &m) == 0 && m == PLOT_CMAP_TERRAIN && !strcmp(plot_cmap_name(m), "terrain"));
   CHECK(plot_cmap_parse("jet", &m) != 0);
 }
 
@@ -430,6 +438,75 @@ static void test_quicklook_auto_range(void) {
   ctx_free(&ctx);
 }
 
+/* Terrain's automatic range is LiCSBAS02's DEM range −p99/3 .. p99 (p99 rounded up). */
+static void test_terrain_auto_range(void) {
+  cbas_ctx ctx;
+  CHECK(ctx_init(&ctx, 16 << 20, 1) == 0);
+  enum { N = 101 };
+  float v[N];
+  for (int i = 0; i < N; i++) v[i] = (float)(10 * i); /* 0 .. 1000: p99 = 990 */
+  plot_mem_raster mr;
+  plot_source src;
+  plot_source_mem(&src, &mr, v, N, 1, N);
+  double a, b;
+  CHECK(plot_auto_range(&ctx, &src, 1, PLOT_CMAP_TERRAIN, &a, &b) == 0);
+  CHECK_NEAR(b, 990, 1e-9);
+  CHECK_NEAR(a, -330, 1e-9);
+  plot_ql_opts o = {"DEM", "m", NAN, NAN, PLOT_CMAP_TERRAIN, 1, 0, 0};
+  plot_ql_info in;
+  CHECKF(plot_quicklook(&ctx, check_path("ql_dem.png"), &o, &src, &in) == 0, "%s", ctx.msg);
+  CHECK_NEAR(in.vmax, 1000, 1e-9);
+  CHECK_NEAR(in.vmin, -1000.0 / 3, 1e-9);
+  ctx_free(&ctx);
+}
+
+/* The painter fed one row at a time gives the same picture as fed whole (box means over
+ * reduce rows kept across calls); the colour bar's end rows are the lut's end levels. */
+static void test_painter_and_colorbar(void) {
+  cbas_ctx ctx;
+  CHECK(ctx_init(&ctx, 16 << 20, 1) == 0);
+  enum { W = 30, L = 23 };
+  float v[W * L];
+  for (int i = 0; i < W * L; i++) v[i] = (float)((i * 7919) % 101);
+  v[0] = v[1] = v[W] = NAN; /* 3 of the first 3x3 box's 9: a colour */
+  plot_fit fit;
+  plot_fit_map(W, L, 10, 10, &fit);
+  CHECK_EQ_INT(fit.reduce, 3);
+  CHECK_EQ_INT(fit.map_w, 10);
+  CHECK_EQ_INT(fit.map_h, 8);
+  plot_lut lut;
+  plot_lut_init(&lut, PLOT_CMAP_SEQ, 0, 100);
+  plot_canvas c[2];
+  double acc[2][64];
+  CHECK(plot_canvas_new(&ctx, &c[0], 60, 40, Wh) == 0 && plot_canvas_new(&ctx, &c[1], 60, 40, Wh) == 0);
+  CHECK(plot_painter_bytes(&fit, W) <= sizeof acc[0]);
+  plot_painter p[2];
+  for (int k = 0; k < 2; k++) plot_painter_init(&p[k], &c[k], &lut, &fit, W, L, 2, 3, 1, acc[k]);
+  plot_painter_rows(&p[0], v, L, W);
+  for (int y = 0; y < L; y++) plot_painter_rows(&p[1], v + y * W, 1, W);
+  CHECK(memcmp(c[0].px, c[1].px, c[0].stride * c[0].h) == 0);
+  /* map pixel (1, 2): mean of the box x 3..5, y 6..8 */
+  double sum = 0;
+  for (int y = 6; y < 9; y++)
+    for (int x = 3; x < 6; x++) sum += v[y * W + x];
+  CHECK(same(plot_get(&c[0], 2 + 1, 3 + 2), plot_lut_color(&lut, sum / 9)));
+  /* the last map row holds 2 source rows (21, 22) */
+  sum = v[21 * W] + v[21 * W + 1] + v[21 * W + 2] + v[22 * W] + v[22 * W + 1] + v[22 * W + 2];
+  CHECK(same(plot_get(&c[0], 2, 3 + 7), plot_lut_color(&lut, sum / 6)));
+  CHECK(!same(plot_get(&c[0], 2, 3), lut.nan));
+  CHECK_EQ_INT(p[0].n_nan, 0);
+  /* colour bar: top row vmax, bottom row vmin, frame; ticks labelled to the right */
+  int bw = plot_colorbar(&c[1], 40, 2, 5, 30, &lut, 1, 3);
+  CHECK(same(plot_get(&c[1], 42, 2), lut.level[255]));
+  CHECK(same(plot_get(&c[1], 42, 31), lut.level[0]));
+  CHECK(is(plot_get(&c[1], 39, 10), 0, 0, 0) && is(plot_get(&c[1], 45, 10), 0, 0, 0));
+  CHECK(bw > 5 + 8);
+  plot_canvas_free(&ctx, &c[0]);
+  plot_canvas_free(&ctx, &c[1]);
+  CHECK_EQ_INT(ctx.budget->used, 0);
+  ctx_free(&ctx);
+}
+
 static void test_network(void) {
   cbas_ctx ctx;
   CHECK(ctx_init(&ctx, 16 << 20, 1) == 0);
@@ -494,6 +571,8 @@ int main(void) {
   RUN(test_quicklook_known_pattern);
   RUN(test_quicklook_streaming_big_frame);
   RUN(test_quicklook_auto_range);
+  RUN(test_terrain_auto_range);
+  RUN(test_painter_and_colorbar);
   RUN(test_network);
   return check_done();
 }
