@@ -70,10 +70,10 @@ static void linear_model(int n, const double *t, const float *d, double *vel, do
 static int filt_lines(cbas_ctx *ctx, const tools_cum *c, tsdir_text *x) {
   char path[1100], km[64], yr[64], deg[64], hl[64], kmf[64], y3[64];
   if (tools_ts_file(ctx, c, "info", "16parameters.txt", path, sizeof path)) return ctx->status;
-  if (mask_get_param_par(ctx, path, "filtwidth_km", "filter", km, sizeof km) ||
-      mask_get_param_par(ctx, path, "filtwidth_yr", "filter", yr, sizeof yr) ||
-      mask_get_param_par(ctx, path, "deg_ramp", "filter", deg, sizeof deg) ||
-      mask_get_param_par(ctx, path, "hgt_linear", "filter", hl, sizeof hl))
+  if (tsdir_get_param_par(ctx, path, "filtwidth_km", "filter", km, sizeof km) ||
+      tsdir_get_param_par(ctx, path, "filtwidth_yr", "filter", yr, sizeof yr) ||
+      tsdir_get_param_par(ctx, path, "deg_ramp", "filter", deg, sizeof deg) ||
+      tsdir_get_param_par(ctx, path, "hgt_linear", "filter", hl, sizeof hl))
     return ctx->status;
   lb_pyfloat(kmf, sizeof kmf, strtod(km, NULL));
   tsdir_text_printf(x, "# deramp, filtwidth_km, filtwidth_yr : %s%s%s, %s, %s\n", strcmp(deg, "[]") ? "b'" : "", deg,

@@ -743,10 +743,10 @@ static int setup(fctx *f) {
   }
   /* spatial width in pixels from the spacings as 13parameters.txt prints them */
   if (tsdir_file(ctx, f->t, TSDIR_INFO, "13parameters.txt", path, sizeof path) ||
-      mask_get_param_par(ctx, path, "pixel_spacing_r", "invert", val, sizeof val))
+      tsdir_get_param_par(ctx, path, "pixel_spacing_r", "invert", val, sizeof val))
     return ctx->status;
   f->pixsp_r = strtod(val, NULL);
-  if (mask_get_param_par(ctx, path, "pixel_spacing_a", "invert", val, sizeof val)) return ctx->status;
+  if (tsdir_get_param_par(ctx, path, "pixel_spacing_a", "invert", val, sizeof val)) return ctx->status;
   f->pixsp_a = strtod(val, NULL);
   if (!(f->pixsp_r > 0) || !(f->pixsp_a > 0))
     return ctx_fail(ctx, CBAS_EFORMAT, "%s: pixel spacings %g, %g m are not usable", path, f->pixsp_r, f->pixsp_a);

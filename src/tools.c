@@ -64,7 +64,7 @@ static int grid_from_dem_par(cbas_ctx *ctx, tools_cum *c) {
   static const char *const keys[6] = {"width", "nlines", "corner_lat", "corner_lon", "post_lat", "post_lon"};
   double v[6];
   for (int k = 0; k < 6; k++) {
-    if (mask_get_param_par(ctx, path, keys[k], "check", val, sizeof val)) return ctx->status;
+    if (tsdir_get_param_par(ctx, path, keys[k], "check", val, sizeof val)) return ctx->status;
     char *end;
     v[k] = strtod(val, &end);
     if (end == val || !isfinite(v[k]))

@@ -740,3 +740,53 @@ int tsdir_cmd_main(int argc, char **argv, const tsdir_cmd_spec *spec) {
   stack_close(s);
   return cli_finish(&ctx, spec->name);
 }
+
+int tsdir_get_param_par(cbas_ctx *ctx, const char *path, const char *key, const char *producer,
+                        char *val, size_t cap) {
+  int fd, e = plat_open(path, PLAT_RDONLY, &fd);
+  if (e) return ctx_fail(ctx, CBAS_EUSAGE, "%s: cannot open (%s): run cbas %s first", path, plat_strerror(e), producer);
+  uint64_t size = 0;
+  plat_fsize(fd, &size);
+  if (size > (16u << 20)) {
+    plat_close(fd);
+    return ctx_fail(ctx, CBAS_EFORMAT, "%s: not a parameter file (%llu bytes)", path, (unsigned long long)size);
+  }
+  char *buf = malloc((size_t)size + 1);
+  size_t got = 0;
+  if (!buf) {
+    plat_close(fd);
+    return ctx_fail(ctx, CBAS_ENOMEM, "out of memory reading %s", path);
+  }
+  e = plat_pread(fd, buf, (size_t)size, 0, &got);
+  plat_close(fd);
+  if (e) {
+    free(buf);
+    return ctx_fail(ctx, CBAS_EIO, "%s: read failed: %s", path, plat_strerror(e));
+  }
+  buf[got] = 0;
+  /* the matching lines, in order, as grep prints them; then the 2nd whitespace token */
+  int tok = 0, found = 0;
+  const char *ln = buf;
+  while (*ln && tok < 2) {
+    const char *end = strchr(ln, '\n');
+    size_t len = end ? (size_t)(end - ln) : strlen(ln);
+    int match = 0;
+    for (size_t i = 0; !match && i + strlen(key) <= len; i++) match = !strncmp(ln + i, key, strlen(key));
+    if (match) {
+      found = 1;
+      size_t i = 0;
+      while (i < len && tok < 2) {
+        while (i < len && (ln[i] == ' ' || ln[i] == '\t' || ln[i] == '\r')) i++;
+        size_t s = i;
+        while (i < len && !(ln[i] == ' ' || ln[i] == '\t' || ln[i] == '\r')) i++;
+        if (i > s && ++tok == 2) snprintf(val, cap, "%.*s", (int)(i - s), ln + s);
+      }
+    }
+    ln += len + (end ? 1 : 0);
+  }
+  free(buf);
+  if (tok < 2)
+    return ctx_fail(ctx, CBAS_EFORMAT, "%s: %s '%s' (run cbas %s again)", path,
+                    found ? "no value for" : "no line with", key, producer);
+  return 0;
+}

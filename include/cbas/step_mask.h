@@ -27,10 +27,4 @@ void mask_params_from(const tsdir_pvals *v, tsmask_params *p);
 /* Runs step 15. plan_out/acc_out (may be NULL) receive the final thresholds and counts. */
 int mask_run(cbas_ctx *ctx, const tsdir *t, const stack_meta *m, const tsmask_params *p,
              tsmask_plan *plan_out, tsmask_acc *acc_out);
-
-/* LiCSBAS's get_param_par(file, key): `grep key file`, second whitespace token of the output,
- * i.e. of the first line containing key as a substring (digest §0.2). Missing file or key:
- * CBAS_EUSAGE naming the file and `producer` ("run cbas PRODUCER first"). */
-int mask_get_param_par(cbas_ctx *ctx, const char *path, const char *key, const char *producer,
-                       char *val, size_t cap);
 #endif

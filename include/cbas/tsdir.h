@@ -301,4 +301,10 @@ typedef struct tsdir_cmd_spec {
   void *ud;                 /* passed to run */
 } tsdir_cmd_spec;
 int tsdir_cmd_main(int argc, char **argv, const tsdir_cmd_spec *spec);
+/* LiCSBAS's get_param_par(file, key): `grep key file`, second whitespace token of the output,
+ * i.e. of the first line containing key as a substring (digest §0.2). Missing file or key:
+ * CBAS_EUSAGE naming the file and `producer` ("run cbas PRODUCER first"). */
+int tsdir_get_param_par(cbas_ctx *ctx, const char *path, const char *key, const char *producer,
+                        char *val, size_t cap);
+
 #endif

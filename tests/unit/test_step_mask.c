@@ -181,14 +181,14 @@ static void test_get_param_par(void) {
   fprintf(fp, "range_samples:   12\nwavelength: 0.0555\nn_im_all:  30\nn_im:  25\npixel_spacing_r: 89.77 m\n");
   fclose(fp);
   char v[64];
-  CHECK(mask_get_param_par(&ctx, path, "n_im", "invert", v, sizeof v) == 0);
+  CHECK(tsdir_get_param_par(&ctx, path, "n_im", "invert", v, sizeof v) == 0);
   CHECK(!strcmp(v, "30")); /* first line containing "n_im" */
-  CHECK(mask_get_param_par(&ctx, path, "pixel_spacing_r", "invert", v, sizeof v) == 0);
+  CHECK(tsdir_get_param_par(&ctx, path, "pixel_spacing_r", "invert", v, sizeof v) == 0);
   CHECK(!strcmp(v, "89.77"));
-  CHECK(mask_get_param_par(&ctx, path, "gamma", "invert", v, sizeof v) == CBAS_EFORMAT);
+  CHECK(tsdir_get_param_par(&ctx, path, "gamma", "invert", v, sizeof v) == CBAS_EFORMAT);
   CHECK(strstr(ctx.msg, "gamma") != NULL);
   ctx_clear_error(&ctx);
-  CHECK(mask_get_param_par(&ctx, check_path("nope.txt"), "n_im", "invert", v, sizeof v) == CBAS_EUSAGE);
+  CHECK(tsdir_get_param_par(&ctx, check_path("nope.txt"), "n_im", "invert", v, sizeof v) == CBAS_EUSAGE);
   CHECK(strstr(ctx.msg, "cbas invert") != NULL);
   ctx_free(&ctx);
 }
