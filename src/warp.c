@@ -72,16 +72,17 @@ void warp_plan_init(warp_plan *p, warp_alg alg, uint32_t dst_w, uint32_t dst_h, 
   p->src_w = src_w;
   p->src_h = src_h;
   memcpy(p->sgt, sgt, sizeof p->sgt);
+  p->nodata = p->fill = NAN;
   /* GDALInvGeoTransform, north-up case */
   p->inv[0] = -sgt[0] / sgt[1];
   p->inv[1] = 1.0 / sgt[1];
   p->inv[3] = -sgt[3] / sgt[5];
   p->inv[5] = 1.0 / sgt[5];
-  /* ComputeSourceWindow: 21 samples along each edge of the destination */
+  /* ComputeSourceWindow: 21 samples along each edge of the destination, the ratio accumulated
+   * in steps of 1/20 as GDAL does (its last value is 1 + 2^-52, not 1) */
   double minx = INFINITY, miny = INFINITY, maxx = -INFINITY, maxy = -INFINITY;
-  const int steps = 21;
-  for (int i = 0; i < steps; i++) {
-    double r = i == steps - 1 ? 1.0 : i * (1.0 / (steps - 1));
+  const double step = 1.0 / 20;
+  for (double r = 0.0; r <= 1.0 + step * 0.5; r += step) {
     double pts[4][2] = {{r * dst_w, 0}, {r * dst_w, dst_h}, {0, r * dst_h}, {dst_w, r * dst_h}};
     for (int k = 0; k < 4; k++) {
       double sx, sy;
@@ -92,10 +93,18 @@ void warp_plan_init(warp_plan *p, warp_alg alg, uint32_t dst_w, uint32_t dst_h, 
       maxy = fmax(maxy, sy);
     }
   }
-  const int res = alg == WARP_BILINEAR ? 1 : 0; /* GWKGetFilterRadius */
+  const int res = alg == WARP_CUBICSPLINE ? 2 : alg == WARP_BILINEAR ? 1 : 0; /* GWKGetFilterRadius */
   plan_axis(minx, maxx, dst_w, src_w, res, &p->x0, &p->nx, &p->xscale, &p->xrad);
   plan_axis(miny, maxy, dst_h, src_h, res, &p->y0, &p->ny, &p->yscale, &p->yrad);
+  /* nFiltInitX/Y: an even radius starts one tap later */
+  p->xinit = (res + 1) % 2 - p->xrad;
+  p->yinit = (res + 1) % 2 - p->yrad;
   p->four_sample = alg == WARP_BILINEAR && p->xscale >= 0.95 && p->yscale >= 0.95;
+}
+
+void warp_plan_nodata(warp_plan *p, float nodata, float fill) {
+  p->nodata = nodata;
+  p->fill = fill;
 }
 
 /* Source coordinates of destination row y at every column, as the approximate transformer
@@ -150,6 +159,11 @@ static const float *src_px(const float *src, uint32_t r0, uint32_t r1, uint32_t 
   return src + (size_t)(r - (long)r0) * nx + (size_t)c;
 }
 
+/* Is v the source no-data value (GDAL's validity mask from srcNodata)? */
+static int invalid(const warp_plan *p, float v) {
+  return isnan(p->nodata) ? isnan(v) : v == p->nodata;
+}
+
 /* GWKBilinearResample4Sample at window coordinates (wx, wy). */
 static int bilinear4(const warp_plan *p, const float *src, uint32_t r0, uint32_t r1, double wx, double wy, double *out) {
   const long nx = p->nx, ny = p->ny;
@@ -166,7 +180,7 @@ static int bilinear4(const warp_plan *p, const float *src, uint32_t r0, uint32_t
       long c = ix + i;
       if (c < 0 || c >= nx) continue;
       const float *v = src_px(src, r0, r1, p->nx, c, r);
-      if (!v || isnan(*v)) continue;
+      if (!v || invalid(p, *v)) continue;
       double m = (i ? 1.0 - rx : rx) * wy_;
       div += m;
       acc += *v * m;
@@ -184,19 +198,47 @@ static double tri(double x) {
   return a <= 1.0 ? 1.0 - a : 0.0;
 }
 
-/* GWKResample with the bilinear kernel widened by 1/scale. */
-static int bilinear_k(const warp_plan *p, const float *src, uint32_t r0, uint32_t r1, double wx, double wy, double *out) {
+/* GWKBSpline: 6 x the cubic B-spline as a sum of truncated powers, without the (x-2)^3 term
+ * (which matters only when a widened kernel reaches beyond 2), evaluated in GDAL's order. */
+static double bspline(double x) {
+  const double xp2 = x + 2.0, xp1 = x + 1.0, xm1 = x - 1.0;
+  const double xp2c = xp2 * xp2 * xp2;
+  if (!(xp2 > 0.0)) return 0.0;
+  double inner = 0.0;
+  if (xp1 > 0.0) {
+    double in2 = 0.0;
+    if (x > 0.0) in2 = (xm1 > 0.0 ? -4.0 * xm1 * xm1 * xm1 : 0.0) + 6.0 * x * x * x;
+    inner = in2 + -4.0 * xp1 * xp1 * xp1;
+  }
+  return inner + xp2c;
+}
+
+/* The kernel's weight of a tap at distance d (source pixels), widened by 1/scale when
+ * downsampling. */
+static double weight(const warp_plan *p, double d, double scale) {
+  if (scale < 1.0) d *= scale;
+  return p->alg == WARP_CUBICSPLINE ? bspline(d) : tri(d);
+}
+
+/* Taps of the x weights kept on the stack; wider kernels (bilinear below 1/127, cubicspline
+ * below 1/64) compute them per sample. */
+enum { WARP_TAPS = 256 };
+
+/* GWKResample at window coordinates (wx, wy): the separable kernel over the valid samples of
+ * the window present in src, normalised by the weight used. */
+static int resample(const warp_plan *p, const float *src, uint32_t r0, uint32_t r1, double wx, double wy, double *out) {
   const int nx = (int)p->nx, ny = (int)p->ny;
   const int ix = (int)floor(wx - 0.5), iy = (int)floor(wy - 0.5);
   const double dx = wx - 0.5 - ix, dy = wy - 0.5 - iy;
-  int jmin = -p->yrad, jmax = p->yrad, imin = -p->xrad, imax = p->xrad;
+  int jmin = p->yinit, jmax = p->yrad, imin = p->xinit, imax = p->xrad;
   if (iy + jmin < 0) jmin = -iy;
   if (iy + jmax >= ny) jmax = ny - iy - 1;
   if (ix + imin < 0) imin = -ix;
   if (ix + imax >= nx) imax = nx - ix - 1;
-  double wxs[130];
-  if (imax - imin + 1 > 130) imax = imin + 129; /* radius > 64: scales below 1/64 */
-  for (int i = imin; i <= imax; i++) wxs[i - imin] = p->xscale < 1.0 ? tri((i - dx) * p->xscale) : tri(i - dx);
+  double wxs[WARP_TAPS];
+  const int cached = imax - imin + 1 <= WARP_TAPS;
+  if (cached)
+    for (int i = imin; i <= imax; i++) wxs[i - imin] = weight(p, i - dx, p->xscale);
   double acc = 0, accd = 0, accw = 0;
   for (int j = jmin; j <= jmax; j++) {
     const float *row = src_px(src, r0, r1, p->nx, 0, iy + j);
@@ -205,34 +247,31 @@ static int bilinear_k(const warp_plan *p, const float *src, uint32_t r0, uint32_
     int any = 0;
     for (int i = imin; i <= imax; i++) {
       float v = row[ix + i];
-      if (isnan(v)) continue;
+      if (invalid(p, v)) continue;
       any = 1;
-      double w2 = wxs[i - imin];
+      double w2 = cached ? wxs[i - imin] : weight(p, i - dx, p->xscale);
       rl += (double)v * w2;
       dl += 1.0 * w2;
       wl += w2;
     }
     if (!any) continue;
-    double w1 = p->yscale < 1.0 ? tri((j - dy) * p->yscale) : tri(j - dy);
+    double w1 = weight(p, j - dy, p->yscale);
     acc += rl * w1;
     accd += dl * w1;
     accw += wl * w1;
   }
   if (accw < 0.000001 || accd < 0.000001) return 0;
-  if (accw < 0.99999 || accw > 1.00001) {
-    *out = acc / accw;
-    if (accd / accw < 0.0001) return 0;
-  } else {
-    *out = acc;
-  }
+  *out = accw < 0.99999 || accw > 1.00001 ? acc / accw : acc;
   return 1;
 }
 
-void warp_row(const warp_plan *p, uint32_t y, const float *src, uint32_t r0, uint32_t r1, float *dst) {
+void warp_row_part(const warp_plan *p, uint32_t y, uint32_t x0, uint32_t x1, const float *src, uint32_t r0, uint32_t r1,
+                   float *dst) {
   row_tf t;
   row_setup(p, y, &t);
-  for (uint32_t x = 0; x < p->dst_w; x++) {
-    dst[x] = NAN;
+  for (uint32_t x = x0; x < x1; x++) {
+    float *o = dst + (x - x0);
+    *o = p->fill;
     if (!p->nx || !p->ny) continue;
     double sx, sy;
     col_src(p, &t, x, y, &sx, &sy);
@@ -242,12 +281,16 @@ void warp_row(const warp_plan *p, uint32_t y, const float *src, uint32_t r0, uin
     if (cx == (long)p->nx) cx--;
     if (cy == (long)p->ny) cy--;
     const float *c = src_px(src, r0, r1, p->nx, cx, cy);
-    if (!c || isnan(*c)) continue; /* the source pixel under the centre is nodata */
+    if (!c || invalid(p, *c)) continue; /* the source pixel under the centre is nodata */
     double v;
     if (p->alg == WARP_NEAR || p->nx == 1 || p->ny == 1) v = *c;
-    else if (p->four_sample ? !bilinear4(p, src, r0, r1, wx, wy, &v) : !bilinear_k(p, src, r0, r1, wx, wy, &v)) continue;
-    dst[x] = (float)v;
+    else if (p->four_sample ? !bilinear4(p, src, r0, r1, wx, wy, &v) : !resample(p, src, r0, r1, wx, wy, &v)) continue;
+    *o = (float)v;
   }
+}
+
+void warp_row(const warp_plan *p, uint32_t y, const float *src, uint32_t r0, uint32_t r1, float *dst) {
+  warp_row_part(p, y, 0, p->dst_w, src, r0, r1, dst);
 }
 
 /* Source rows destination row y can touch: the centre row and the kernel rows around it. */

@@ -4,7 +4,7 @@
  *   product, by priority: DIR/YYYYMMDD.sltd.geo.tif (slant delay, rad), DIR/YYYYMMDD.ztd.tif,
  *   DIR/YYYYMMDD.ztd + .ztd.rsc (ROI_PAC keys WIDTH FILE_LENGTH X_FIRST Y_FIRST X_STEP Y_STEP,
  *   raw float32 LE, grid registration);
- *   resampled with GDAL's warper, "cubicspline", source nodata 0, onto the frame grid whose
+ *   resampled with GDAL's warper (warp.h), "cubicspline", source nodata 0, onto the frame grid whose
  *   bounds LiCSBAS gives as the pixel-centre coordinates of the corner pixels (so output pixel j
  *   is sampled at lon1 + (j + 0.5)·(W−1)/W·post_lon: the bounds quirk, kept);
  *   zenith delays (m) to slant delay (rad): sltd = ztd / U · 4π/λ in float32, U = 0 → NaN;
@@ -13,8 +13,9 @@
  * Only the requested window (plus a one-pixel margin for fillhole) is computed, and only the
  * source rows/columns its kernel touches are read.
  *
- * Memory (ctx's budget): the source window GDAL would read (GACOS cells under the frame plus the
- * kernel margin, 4 bytes each) and the delays on the window grown by one pixel (4 bytes each).
+ * Memory (ctx's budget): the rows of the source window GDAL would read that the window's kernel
+ * touches (GACOS cells under the window's rows plus the kernel margin, across the frame's width,
+ * 4 bytes each) and the delays on the window grown by one pixel (4 bytes each).
  * Thread-safe: different calls may run concurrently.
  */
 #ifndef CBAS_GACOS_H
@@ -40,7 +41,4 @@ int gacos_sltd(cbas_ctx *ctx, const char *dir, const char *date, const gacos_gri
 
 /* The window gacos_sltd expects u over (win grown by one pixel, clipped to g). */
 lb_range gacos_u_window(const gacos_grid *g, lb_range win);
-
-/* GDAL's cubic B-spline kernel (GWKBSpline): weight of a sample at distance x (pixels). */
-double gacos_bspline(double x);
 #endif

@@ -3,8 +3,9 @@
 # as LiCSBAS drives it (tests/interop/prep_gacos_ref.py): GACOS products as .ztd/.rsc,
 # .ztd.tif and .sltd.geo.tif with holes (0 = no data), one date missing (its interferograms
 # are left out), with and without --fillhole, nlook 1, 2, 3 and 10 (10: the GACOS grid is finer
-# than the multilooked grid, GDAL's downsampling kernel). Every corrected pixel must be
-# bit-identical. Needs python3 with numpy and GDAL's bindings (bootstrap installs them).
+# than the multilooked grid, GDAL's downsampling kernel), 8 on a 0.0004 deg grid (a kernel 76
+# taps wide). Every corrected pixel must be bit-identical. Needs python3 with numpy and GDAL's
+# bindings (bootstrap installs them).
 . tests/lib.sh
 PY=python3
 $PY -c 'import numpy; from osgeo import gdal' 2>/dev/null || PY=/usr/bin/python3
@@ -15,11 +16,10 @@ $CBAS synth --out f --width 150 --length 120 --epochs 5 --seed 4 --n-bad 0 --qui
 $PY - <<'PYEOF'
 import numpy as np, os
 from osgeo import gdal
-def make(out, dates, kinds, step):
+def make(out, dates, kinds, step, x0=137.95, y0=36.56, ew=0.32, ns=0.28):
     os.makedirs(out, exist_ok=True)
     rng = np.random.default_rng(7)
-    x0, y0 = 137.95, 36.56
-    W, L = int(0.32 / step), int(0.28 / step)
+    W, L = int(ew / step), int(ns / step)
     for k, d in enumerate(dates):
         yy, xx = np.mgrid[0:L, 0:W]
         z = (2.3 + 0.05*np.sin(xx/5.0 + k) + 0.03*np.cos(yy/4.0 - k) + 0.002*rng.standard_normal((L, W))).astype(np.float32)
@@ -37,6 +37,7 @@ d5 = '20180101,20180113,20180125,20180206,20180218'.split(',')
 make('g_ztd', d5, ['ztd'], 0.0083333333333)
 make('g_mix', d5[:4], ['ztd', 'tif', 'ztd', 'sltd'], 0.0083333333333)   # 20180218 missing
 make('g_fine', d5, ['sltd', 'ztd', 'tif'], 0.0021)
+make('g_vfine', d5, ['ztd', 'tif'], 0.0004, 137.99, 36.51, 0.17, 0.14)
 PYEOF
 [ -f g_ztd/20180101.ztd ] && ok gacos-products-made || { bad gacos-products-made "python failed"; exit 0; }
 n=0
@@ -71,6 +72,9 @@ check ztd-nlook3-fillhole g_ztd 3 2:48/1:38 1
 check mixed-missing-date g_mix 1 0:150/0:120 1
 check mixed-nlook2 g_mix 2 3:70/2:55 0
 check downsampling-nlook10 g_ztd 10 1:14/0:12 1
+# 0.0004 deg cells onto 0.008 deg pixels: kernel radius 38, 76 taps per row (more than the 64
+# weights an earlier kernel kept: it must not be truncated)
+check downsampling-76taps g_vfine 8 0:18/0:15 0
 check fine-grid-nlook3 g_fine 3 5:45/3:37 0
 grep -c . s4/ifgs.txt | grep -qx 6 && ok missing-date-drops-its-ifgs || bad missing-date-drops-its-ifgs "$(cat s4/ifgs.txt)"
 # the fill changed something (holes under the GACOS grid's zeros), and GACOS changed the unw
