@@ -8,7 +8,9 @@
 # /usr/bin/time -v, for each --mem in CITY_BENCH_MEM ("64M 256M").
 # With LICSBAS=/path/to/LiCSBAS (a checkout; Debian's python3-numpy/-gdal/-h5py/-matplotlib/
 # -astropy installed), LiCSBAS 02, 05 and 11-16 run once on the same GEOC with its defaults
-# (same clip range, --multi_prime as the sample config) and the ratios are printed.
+# (same clip range, --multi_prime as the sample config); the ratios are printed, and the
+# agreement of the results (tests/bench/city_compare.py: reports, velocities, mask, RMSE
+# against the synthetic truth).
 # Env: CITY_BENCH_EPOCHS ("81 133").
 [ -x /usr/bin/time ] || { echo "city bench: /usr/bin/time (GNU time) not installed"; exit 1; }
 EPOCHS=${CITY_BENCH_EPOCHS:-81 133}
@@ -105,6 +107,8 @@ EOF
   lb 15 LiCSBAS15_mask_ts.py -t TS_GEOCml1clip &&
   lb 16 LiCSBAS16_filt_ts.py -t TS_GEOCml1clip || continue
   sed 's/^/  LiCSBAS step /; s/$/  (wall s, cpu s, peak RSS KB)/' "$L/steps.txt"
+  echo "  agreement of the last cbas run (--mem $M) with LiCSBAS, and both against the truth:"
+  /usr/bin/python3 tests/bench/city_compare.py "$B/out$E/TS_GEOCml1clip" "$L/TS_GEOCml1clip" "$F/truth/vel.tif"
   set -- $(awk '{ w += $2; c += $3; if ($4 > r) r = $4 } END { print w, c, r }' "$L/steps.txt")
   set -- "$@" $(awk '$1 >= 11 { w += $2; c += $3; if ($4 > r) r = $4 } END { print w, c, r }' "$L/steps.txt")
   printf "  %-34s wall %7.2f s  cpu %7.2f s  peak RSS %6.1f MB\n" "LiCSBAS 02, 05, 11-16" "$1" "$2" "$(echo "$3" | awk '{ print $1 / 1024 }')"
