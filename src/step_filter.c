@@ -121,6 +121,7 @@ typedef struct fctx {
   char rng_str[64], exr_str[64];
   float min_ngap;
   fstore st;
+  fstore inc;                 /* cum.tif decoded once, [row][epoch][x], when several sweeps read it */
   float *med;                 /* [n] */
   /* per-worker scratch: w floats x 7 (0 data/fit, 1 hp, 2-4 temporal, 5 v, 6 out) + w doubles x 4 */
   float *wf;
@@ -373,6 +374,46 @@ static int sweep_medians(fctx *f, chan *ch, int e0, int e1, float *buf, uint32_t
   return 0;
 }
 
+/* A work file TSDIR/work/NAME for s (temporary name until committed; removed at teardown). */
+static int work_open(fctx *f, const char *name, fstore *s) {
+  cbas_ctx *ctx = f->ctx;
+  char path[1200], dir[1200];
+  if (tsdir_file(ctx, f->t, NULL, TSDIR_WORK, dir, sizeof dir) ||
+      tsdir_file(ctx, f->t, TSDIR_WORK, name, path, sizeof path))
+    return ctx->status;
+  int e = plat_mkdir_p(dir);
+  if (e) return ctx_fail(ctx, CBAS_EIO, "%s: cannot create: %s", dir, plat_strerror(e));
+  if (afile_open(ctx, &s->f, path)) return ctx->status;
+  s->file_open = 1;
+  s->w = f->w;
+  s->n = f->n;
+  return 0;
+}
+
+/* Sweeps needed when the rings may take cap bytes. */
+static int n_sweeps(const fctx *f, uint64_t cap, uint64_t per_chan) {
+  uint64_t g = cap / per_chan;
+  if (g < 1) g = 1;
+  return (int)(((uint64_t)f->n + g - 1) / g);
+}
+
+/* Decodes cum.tif once into TSDIR/work/16cum.f32 ([row][epoch][x] float32, f->inc), through
+ * buf (rows x n x w floats). Removed at the end of the step (never committed). */
+static int cache_input(fctx *f, float *buf, uint32_t rows) {
+  cbas_ctx *ctx = f->ctx;
+  if (work_open(f, "16cum.f32", &f->inc)) return ctx->status;
+  progress *bar = progress_start(ctx, "filter decode", f->l);
+  for (uint32_t y0 = 0; y0 < f->l && !ctx->status; y0 += rows) {
+    uint32_t ny = f->l - y0 < rows ? f->l - y0 : rows;
+    if (read_cum(f, y0, ny, 0, f->n, buf)) break;
+    for (uint32_t r = 0; r < ny; r++)
+      if (store_put(ctx, &f->inc, y0 + r, 0, f->n, buf + (size_t)r * f->n * f->w)) break;
+    progress_add(bar, ny);
+  }
+  progress_end(bar);
+  return ctx->status;
+}
+
 static int filter_sweeps(fctx *f, int *n_sweep) {
   cbas_ctx *ctx = f->ctx;
   uint32_t w = f->w;
@@ -387,17 +428,19 @@ static int filter_sweeps(fctx *f, int *n_sweep) {
   if (rows > 32) rows = 32;
   if (rows > f->l) rows = f->l;
   if (rows < 1) rows = 1;
-  /* At most half of the budget for the rings when the cube is in a file; with the cube in
-   * memory a quarter, but no more than 32 MB until an eighth of the budget is larger. More
-   * epochs per sweep save only re-reading the input's window of epochs: on the sample city
-   * (324x216x81, 1.4 MB of rings per epoch) 4 sweeps instead of 2 cost the same CPU and keep
-   * the step, hence a whole run at the default --mem 256M, under 64 MB resident. */
+  /* Rings: each sweep filters g epochs over all rows and reads the input's window of epochs
+   * again. When the input cube is small enough to sit in the page cache (at most twice the
+   * budget: a city, not a frame) it is decoded once into a raw work file and sweeps are cheap:
+   * the rings then take at most 32 MB (or an eighth of a larger budget) and the step stays
+   * small (sample city, 133 epochs at --mem 256M: 5 sweeps, ~45 MB resident, faster than 2
+   * sweeps decoding cum.tif twice). Otherwise every sweep decodes cum.tif again, and the
+   * rings may take half of the budget (a quarter with the filtered cube in memory). */
   uint64_t ring_cap = (avail - (uint64_t)rows * in_row);
-  uint64_t lim = ctx->budget->limit, cap = lim / 2;
-  if (f->st.mem) {
-    cap = lim / 4 < (32u << 20) ? lim / 4 : (32u << 20);
-    if (lim / 8 > cap) cap = lim / 8;
-  }
+  uint64_t lim = ctx->budget->limit, small = lim / 4 < (32u << 20) ? lim / 4 : (32u << 20);
+  if (lim / 8 > small) small = lim / 8;
+  uint64_t cube = (uint64_t)f->n * f->l * w * 4;
+  int cached = !f->p->no_input_cache && cube <= 2 * lim && n_sweeps(f, ring_cap < small ? ring_cap : small, per_chan) > 1;
+  uint64_t cap = cached || f->st.mem ? small : lim / 2;
   if (ring_cap > cap) ring_cap = cap;
   int g = (int)(ring_cap / per_chan);
   if (g > f->n) g = f->n;
@@ -412,6 +455,7 @@ static int filter_sweeps(fctx *f, int *n_sweep) {
   char *slab = budget_alloc(ctx, (size_t)g * chan_region(f), "filter rings");
   chan *ch = calloc((size_t)g, sizeof *ch);
   if (!ch) ctx_fail(ctx, CBAS_ENOMEM, "out of memory");
+  if (cached && !ctx->status) cache_input(f, in, rows);
   *n_sweep = 0;
   for (int e0 = 0; e0 < f->n && !ctx->status; e0 += g) {
     int e1 = e0 + g < f->n ? e0 + g : f->n;
@@ -432,7 +476,9 @@ static int filter_sweeps(fctx *f, int *n_sweep) {
     for (uint32_t y0 = 0; y0 < f->l && !ctx->status; y0 += rows) {
       s.y0 = y0;
       s.ny = f->l - y0 < rows ? f->l - y0 : rows;
-      if (read_cum(f, y0, s.ny, s.jlo, s.jhi - s.jlo, in) || read_mask(f, y0, s.ny, mask) ||
+      if ((f->inc.file_open ? store_get(ctx, &f->inc, y0, s.ny, s.jlo, s.jhi - s.jlo, in)
+                            : read_cum(f, y0, s.ny, s.jlo, s.jhi - s.jlo, in)) ||
+          read_mask(f, y0, s.ny, mask) ||
           read_hgt(f, y0, s.ny, hgt))
         break;
       if (f->deramp && par_for(ctx, s.jhi - s.jlo, sweep_deramp, &s)) break;
@@ -793,6 +839,7 @@ static void teardown(fctx *f) {
   budget_free(ctx, f->wd);
   budget_free(ctx, f->st.mem);
   if (f->st.file_open) afile_abort(&f->st.f);
+  if (f->inc.file_open) afile_abort(&f->inc.f);
   free(f->t_yr);
   free(f->date);
   free(f->desc);
@@ -819,25 +866,14 @@ int filt_run(cbas_ctx *ctx, const tsdir *t, const stack_meta *m, const filt_para
   if (ngap_min(&f)) goto done;
   if (f.deramp && deramp_fit(&f)) goto done;
   double t1 = plat_now();
-  /* the filtered cube: in memory when it takes at most half of what is left */
+  /* the filtered cube: in memory when it takes at most an eighth of the budget and half of
+   * what is left, else in a work file (the page cache holds it without counting as ours) */
   f.st.w = f.w;
   f.st.n = f.n;
   uint64_t cube = (uint64_t)f.n * f.l * f.w * 4;
-  if (!p->force_file && cube + 64 <= budget_avail(ctx) / 2)
+  if (!p->force_file && cube <= ctx->budget->limit / 8 && cube + 64 <= budget_avail(ctx) / 2)
     f.st.mem = budget_alloc(ctx, (size_t)cube, "filtered cube");
-  if (!f.st.mem) {
-    char path[1200], dir[1200];
-    if (tsdir_file(ctx, t, NULL, TSDIR_WORK, dir, sizeof dir) ||
-        tsdir_file(ctx, t, TSDIR_WORK, "16cum_filt.f32", path, sizeof path))
-      goto done;
-    int e = plat_mkdir_p(dir);
-    if (e) {
-      ctx_fail(ctx, CBAS_EIO, "%s: cannot create: %s", dir, plat_strerror(e));
-      goto done;
-    }
-    if (afile_open(ctx, &f.st.f, path)) goto done;
-    f.st.file_open = 1;
-  }
+  if (!f.st.mem && work_open(&f, "16cum_filt.f32", &f.st)) goto done;
   if (filter_sweeps(&f, &n_sweep)) goto done;
   double t2 = plat_now();
   if (find_ref(&f, &rx, &ry)) goto done;
@@ -856,6 +892,7 @@ int filt_run(cbas_ctx *ctx, const tsdir *t, const stack_meta *m, const filt_para
     out->half = f.half;
     out->n_sweep = n_sweep;
     out->cube_in_memory = f.st.mem != NULL;
+    out->input_cached = f.inc.file_open;
   }
   if (f.st.file_open && p->keep_work) {
     f.st.file_open = 0;

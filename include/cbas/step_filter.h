@@ -47,6 +47,7 @@ typedef struct filt_params {
   const char *range, *range_geo, *ex_range, *ex_range_geo; /* NULL = none */
   int keep_work;         /* keep TSDIR/work/16cum_filt.f32 (tests) */
   uint64_t force_file;   /* tests: 1 = always use the work file for the filtered cube */
+  int no_input_cache;    /* tests: 1 = every sweep decodes cum.tif (no TSDIR/work/16cum.f32) */
 } filt_params;
 
 typedef struct filt_result {
@@ -56,6 +57,7 @@ typedef struct filt_result {
   int half;                /* kernel half-width */
   int n_sweep;             /* filter sweeps (epoch groups) */
   int cube_in_memory;      /* 1 if the filtered cube was held in memory */
+  int input_cached;        /* 1 if cum.tif was decoded once into TSDIR/work/16cum.f32 */
 } filt_result;
 
 void filt_params_default(filt_params *p);

@@ -244,14 +244,16 @@ static void test_hgt_nomask_notime_vs_licsbas(void) {
   run_case(&o, "hgt_nomask_notime");
 }
 
-/* Same outputs, bit for bit, whatever the threads, the budget (sweep grouping, block rows) and
- * the cube's home (memory or TSDIR/work file). */
+/* Same outputs, bit for bit, whatever the threads, the budget (sweep grouping, block rows),
+ * the cube's home (memory or TSDIR/work file) and the input's (decoded once into a work file,
+ * or decoded again by every sweep). */
 static void test_threads_and_memory_invariance(void) {
-  const char *names[3] = {"inv_a", "inv_b", "inv_c"};
-  uint64_t mem[3] = {256u << 20, 3u << 20, 256u << 20};
-  int thr[3] = {1, 2, 2}, file[3] = {0, 1, 1};
-  filt_result res[3];
-  for (int k = 0; k < 3; k++) {
+  enum { NRUN = 4 };
+  const char *names[NRUN] = {"inv_a", "inv_b", "inv_c", "inv_d"};
+  uint64_t mem[NRUN] = {256u << 20, 3u << 20, 256u << 20, 3u << 20};
+  int thr[NRUN] = {1, 2, 2, 2}, file[NRUN] = {0, 1, 1, 1}, nocache[NRUN] = {0, 0, 0, 1};
+  filt_result res[NRUN];
+  for (int k = 0; k < NRUN; k++) {
     cbas_ctx ctx;
     CHECK(ctx_init(&ctx, mem[k], thr[k]) == 0);
     ctx.quiet = 1;
@@ -263,24 +265,26 @@ static void test_threads_and_memory_invariance(void) {
     p.deg = TSFILT_DERAMP_1;
     p.hgt_linear = 1;
     p.force_file = (uint64_t)file[k];
+    p.no_input_cache = nocache[k];
     CHECKF(filt_run(&ctx, &f.t, &f.m, &p, &res[k]) == 0, "run %d: %s", k, ctx.msg);
     free(f.cum);
     ctx_free(&ctx);
   }
   printf("# sweeps: %d (256 MB), %d (3 MB); cube in memory: %d, %d, %d\n", res[0].n_sweep, res[1].n_sweep,
          res[0].cube_in_memory, res[1].cube_in_memory, res[2].cube_in_memory);
-  CHECK(res[1].n_sweep > 1);
+  CHECK(res[1].n_sweep > 1 && res[3].n_sweep > 1);
+  CHECK(res[1].input_cached && !res[3].input_cached && !res[0].input_cached);
   CHECK(res[0].cube_in_memory && !res[1].cube_in_memory && !res[2].cube_in_memory);
   static const char *outs[] = {"results/cum_filt.tif", "results/vel.filt.tif", "results/vintercept.filt.tif",
                                "results/vel.filt.mskd.tif", "info/16ref.txt", "info/16parameters.txt",
                                "info/16rms_cum_wrt_med.tif"};
   for (size_t o = 0; o < sizeof outs / sizeof outs[0]; o++)
-    for (int k = 1; k < 3; k++)
+    for (int k = 1; k < NRUN; k++)
       CHECKF(check_sh("cmp -s '%s/%s/%s' '%s/%s/%s'", check_tmpdir(), names[0], outs[o], check_tmpdir(), names[k],
                       outs[o]) == 0,
              "%s differs between run 0 and run %d", outs[o], k);
   /* the work file is gone */
-  CHECK(check_sh("ls '%s/inv_b/work/' | grep -q 16cum_filt", check_tmpdir()) != 0);
+  CHECK(check_sh("ls '%s/inv_b/work/' | grep -q 16cum", check_tmpdir()) != 0);
 }
 
 static void test_params_text(void) {
