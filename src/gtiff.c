@@ -15,10 +15,20 @@
  * level as libtiff's ZIP codec calls it, fed and finished as ZIPEncode/ZIPPostEncode do), so the
  * file is byte-identical to libtiff's TIFFWriteEncodedStrip output without libtiff's per-strip
  * allocations. gt_wopts.legacy_encode keeps the TIFFWriteEncodedStrip path for tests.
+ *
+ * Parallel strip coding: a gt_write_rows call that completes several strips packs, predicts
+ * and deflates them on par_for workers (encode_parallel: a z_stream per worker, whole deflated
+ * strips held per slot, written in strip order by the calling thread); gt_read_bands reads
+ * and inflates the strips of a window on workers (read_parallel: pread + own inflate +
+ * predictor undo as libtiff's tif_predict.c, straight into the caller's buffer). Each call
+ * takes one budget block for its pool (zlib's states carved from it) and frees it before
+ * returning; when the budget has no room for 2 workers, or a file is not one the own decoder
+ * handles, the serial code runs instead, so bytes and values never depend on threads or budget.
  */
 #include "cbas/gtiff.h"
 #include "cbas/afile.h"
 #include "cbas/budget.h"
+#include "cbas/par.h"
 #include "cbas/plat.h"
 #include <math.h>
 #include <stdatomic.h>
@@ -735,6 +745,7 @@ struct gt_writer {
   uint8_t *out;       /* deflated bytes, out_cap at a time (budget) */
   uint8_t *scratch;   /* float32: one row of byte planes, while predicting; = out */
   size_t out_cap;
+  int level;          /* deflate level (workers of encode_parallel use it too) */
 };
 
 /* Appends s to o (capacity cap) with XML specials escaped twice, as GDAL writes item values
@@ -833,6 +844,7 @@ static int encoder_init(cbas_ctx *ctx, gt_writer *w, int level, const char *path
     return ctx_fail(ctx, zr == Z_MEM_ERROR ? CBAS_ENOMEM : CBAS_EINTERNAL, "%s: deflateInit failed (%d)", path, zr);
   }
   w->z_ready = 1;
+  w->level = level;
   uLong bound = deflateBound(&w->zs, (uLong)(w->row_bytes * w->rps));
   w->out_cap = bound < GT_DEFLATE_OUT_CAP ? (size_t)bound : GT_DEFLATE_OUT_CAP;
   /* The float32 byte-plane row is only used before deflating starts: it shares the block. */
@@ -956,47 +968,59 @@ static void pred_f32_row(uint8_t *row, size_t n, size_t stride, uint8_t *tmp) {
   for (size_t i = stride; i < nb; i++) row[i] = (uint8_t)(tmp[i] - tmp[i - stride]);
 }
 
-/* Writes the bytes in the output window to the current strip (appending) and empties it.
- * Returns 0, or -1 if libtiff's write failed. */
-static int out_flush(gt_writer *w) {
-  tmsize_t n = (tmsize_t)(w->out_cap - w->zs.avail_out);
-  if (n && TIFFWriteRawStrip(w->tif, w->strip, w->out, n) != n) return -1;
-  w->zs.next_out = w->out;
-  w->zs.avail_out = (uInt)w->out_cap;
-  return 0;
+/* Deflates len bytes of in with zs (already reset) into the window [out, out + cap), fed as
+ * libtiff's ZIPEncode (Z_NO_FLUSH until the input is consumed) and finished as ZIPPostEncode
+ * (Z_FINISH until Z_STREAM_END). With w, a full window is appended to strip w->strip with
+ * TIFFWriteRawStrip and emptied, and so is the last part; without w (a worker of
+ * encode_parallel) the window must hold the whole stream and *out_len gets its length. Zlib's
+ * output does not depend on how the output is windowed, so both give the same bytes.
+ * Returns 0, -1 if writing failed (not yet reported), or a zlib error code (> 0). */
+static int deflate_strip(z_stream *zs, uint8_t *in, size_t len, uint8_t *out, size_t cap, gt_writer *w,
+                         size_t *out_len) {
+  zs->next_out = out;
+  zs->avail_out = (uInt)cap;
+  zs->next_in = in;
+  for (int finish = 0;; finish = 1) {
+    while (finish || len > 0) {
+      uInt chunk = finish ? 0 : len <= 0xFFFFFFFFu ? (uInt)len : 0xFFFFFFFFu;
+      if (!finish) zs->avail_in = chunk;
+      int zr = deflate(zs, finish ? Z_FINISH : Z_NO_FLUSH);
+      if (zr != Z_OK && !(finish && zr == Z_STREAM_END)) return zr == Z_STREAM_END ? -Z_STREAM_ERROR : zr < 0 ? -zr : zr;
+      if (!finish) len -= chunk - zs->avail_in;
+      if ((zs->avail_out == 0 || (finish && zr == Z_STREAM_END)) && w) {
+        tmsize_t n = (tmsize_t)(cap - zs->avail_out);
+        if (n && TIFFWriteRawStrip(w->tif, w->strip, out, n) != n) return -1;
+        zs->next_out = out;
+        zs->avail_out = (uInt)cap;
+      }
+      if (finish && zr == Z_STREAM_END) {
+        if (out_len) *out_len = cap - zs->avail_out;
+        return 0;
+      }
+      if (zs->avail_out == 0) return -Z_BUF_ERROR; /* no w: the window was too small */
+    }
+  }
 }
 
-/* Predicts and deflates the buffered rows (destroying them) into strip w->strip: one zlib
- * stream, fed as libtiff's ZIPEncode (Z_NO_FLUSH until the input is consumed) and finished as
- * ZIPPostEncode (Z_FINISH until Z_STREAM_END). Returns 0, -1 if writing failed (not yet
- * reported), or the status of a zlib failure reported through ctx_fail. */
-static int encode_strip(cbas_ctx *ctx, gt_writer *w) {
+/* Predicts n_rows pixel-interleaved rows at buf in place (tmp: row_bytes of scratch). */
+static void predict_rows(const gt_writer *w, uint8_t *buf, uint32_t n_rows, uint8_t *tmp) {
   size_t n_row = (size_t)w->width * w->bands;
-  for (uint32_t r = 0; r < w->rows_in_buf; r++) {
-    uint8_t *row = w->buf + (size_t)r * w->row_bytes;
-    if (w->type == GT_F32) pred_f32_row(row, n_row, w->bands, w->scratch);
+  for (uint32_t r = 0; r < n_rows; r++) {
+    uint8_t *row = buf + (size_t)r * w->row_bytes;
+    if (w->type == GT_F32) pred_f32_row(row, n_row, w->bands, tmp);
     else pred_u8_row(row, n_row, w->bands);
   }
+}
+
+/* Predicts and deflates the buffered rows (destroying them) into strip w->strip through the
+ * writer's own z_stream and 64 KiB output window. Returns 0, -1 if writing failed (not yet
+ * reported), or the status of a zlib failure reported through ctx_fail. */
+static int encode_strip(cbas_ctx *ctx, gt_writer *w) {
+  predict_rows(w, w->buf, w->rows_in_buf, w->scratch);
   if (deflateReset(&w->zs) != Z_OK) return ctx_fail(ctx, CBAS_EINTERNAL, "%s: deflateReset failed", w->io.path);
-  w->zs.next_out = w->out;
-  w->zs.avail_out = (uInt)w->out_cap;
-  size_t left = (size_t)w->rows_in_buf * w->row_bytes;
-  w->zs.next_in = w->buf;
-  while (left > 0) {
-    uInt chunk = left <= 0xFFFFFFFFu ? (uInt)left : 0xFFFFFFFFu;
-    w->zs.avail_in = chunk;
-    int zr = deflate(&w->zs, Z_NO_FLUSH);
-    if (zr != Z_OK) return ctx_fail(ctx, CBAS_EINTERNAL, "%s: deflate failed (%d)", w->io.path, zr);
-    if (w->zs.avail_out == 0 && out_flush(w)) return -1;
-    left -= chunk - w->zs.avail_in;
-  }
-  for (;;) {
-    int zr = deflate(&w->zs, Z_FINISH);
-    if (zr != Z_OK && zr != Z_STREAM_END)
-      return ctx_fail(ctx, CBAS_EINTERNAL, "%s: deflate failed (%d)", w->io.path, zr);
-    if (out_flush(w)) return -1;
-    if (zr == Z_STREAM_END) return 0;
-  }
+  int zr = deflate_strip(&w->zs, w->buf, (size_t)w->rows_in_buf * w->row_bytes, w->out, w->out_cap, w, NULL);
+  if (zr > 0) return ctx_fail(ctx, CBAS_EINTERNAL, "%s: deflate failed (%d)", w->io.path, zr);
+  return zr;
 }
 
 static int flush_strip(cbas_ctx *ctx, gt_writer *w) {
@@ -1020,17 +1044,13 @@ static int flush_strip(cbas_ctx *ctx, gt_writer *w) {
   return 0;
 }
 
-int gt_write_rows(cbas_ctx *ctx, gt_writer *w, uint32_t ny, const void *src, size_t row_stride,
-                  size_t band_stride) {
-  if (w->failed) return ctx_fail(ctx, CBAS_EUSAGE, "%s: write after an earlier failure", w->io.path);
-  if ((uint64_t)w->rows_done + ny > w->height) {
-    w->failed = 1;
-    return ctx_fail(ctx, CBAS_EUSAGE, "%s: %u rows written past the height %u", w->io.path,
-                    (unsigned)(w->rows_done + ny - w->height), w->height);
-  }
+/* Copies rows [r0, r0 + n) of the caller's band-sequential planes (see gt_write_rows) into
+ * pixel-interleaved rows at dst. */
+static void pack_rows(const gt_writer *w, uint8_t *dst, const void *src, uint32_t r0, uint32_t n, size_t row_stride,
+                      size_t band_stride) {
   uint32_t nb = w->bands, nx = w->width;
-  for (uint32_t r = 0; r < ny; r++) {
-    uint8_t *row = w->buf + (size_t)w->rows_in_buf * w->row_bytes;
+  for (uint32_t r = r0; r < r0 + n; r++) {
+    uint8_t *row = dst + (size_t)(r - r0) * w->row_bytes;
     if (w->type == GT_F32) {
       const float *s0 = (const float *)src + (size_t)r * row_stride;
       float *d = (float *)row;
@@ -1049,6 +1069,209 @@ int gt_write_rows(cbas_ctx *ctx, gt_writer *w, uint32_t ny, const void *src, siz
           for (uint32_t x = 0; x < nx; x++) row[(size_t)x * nb + b] = s[x];
         }
     }
+  }
+}
+
+/* ---- parallel strip coding (gt_write_rows, gt_read_bands) --------------------------------- */
+
+/* zlib allocations of the workers' streams are carved from a per-stream arena inside the one
+ * budget block of a parallel call (one allocation per call, not zlib's 2 to 5 per stream: on
+ * musl every large free is a munmap, costly with several threads). zfree is a no-op; the
+ * block is freed as a whole. A full arena makes deflateInit/inflate fail (Z_MEM_ERROR). */
+typedef struct z_arena { uint8_t *p; size_t left; } z_arena;
+static voidpf z_arena_alloc(voidpf opaque, uInt items, uInt size) {
+  z_arena *a = opaque;
+  if (size && items > SIZE_MAX / size) return Z_NULL;
+  size_t n = ((size_t)items * size + 63) & ~(size_t)63;
+  if (n > a->left) return Z_NULL;
+  void *p = a->p;
+  a->p += n;
+  a->left -= n;
+  return p;
+}
+static void z_arena_free(voidpf opaque, voidpf p) { (void)opaque; (void)p; }
+static void z_arena_attach(z_stream *zs, z_arena *a, uint8_t *mem, size_t bytes) {
+  memset(zs, 0, sizeof *zs);
+  a->p = mem;
+  a->left = bytes;
+  zs->zalloc = z_arena_alloc;
+  zs->zfree = z_arena_free;
+  zs->opaque = a;
+}
+static size_t al64(uint64_t n) { return (size_t)((n + 63) & ~(uint64_t)63); }
+
+/* A ctx sharing ctx's budget whose errors go nowhere, with n_workers threads: the worker pools
+ * are optional (the serial code is the fallback), so a budget refusal must not fail the run;
+ * and par_for on it uses exactly the workers a pool was set up for. Workers never ctx_fail. */
+static void shadow_ctx(cbas_ctx *sh, const cbas_ctx *ctx, int n_workers) {
+  memset(sh, 0, sizeof *sh);
+  sh->budget = ctx->budget;
+  sh->n_threads = n_workers;
+  sh->quiet = 1;
+}
+
+#define GT_DEFLATE_ARENA (GT_DEFLATE_STATE_BYTES + (8u << 10)) /* + alignment and slack */
+#define GT_INFLATE_ARENA (48u << 10) /* inflate_state (~7 kB) + 32 KiB window + slack */
+#define GT_PAR_MAX 64                       /* workers at most */
+/* Uncompressed bytes per worker below which a call stays serial: for less, starting threads
+ * and setting up a zlib stream per worker costs more than it saves. */
+#define GT_PAR_MIN_BYTES (128u << 10)
+
+#define GT_ENC_IN_FLIGHT 4 /* strips in flight per worker of encode_parallel (fewer if short) */
+
+/* One in-flight strip of encode_parallel: its rows and its whole deflated output (budget). */
+typedef struct enc_slot {
+  uint8_t *buf;   /* S bytes: the strip's pixel-interleaved rows */
+  uint8_t *out;   /* deflateBound(S) bytes: the whole deflated strip; scratch while predicting */
+  size_t out_len;
+  uint32_t rows;
+  int zr;         /* 0, or deflate_strip's error */
+} enc_slot;
+
+typedef struct enc_job {
+  const gt_writer *w;
+  enc_slot *slot;
+  z_stream **zs;  /* one per worker: [0] the writer's own, the others' states from the budget */
+  size_t out_cap;
+  const void *src;
+  size_t row_stride, band_stride;
+  uint32_t r0;    /* src row of slot 0's first row */
+} enc_job;
+
+static int enc_item(void *ud, long k, int worker) {
+  enc_job *j = ud;
+  enc_slot *s = &j->slot[k];
+  z_stream *zs = j->zs[worker];
+  const gt_writer *w = j->w;
+  pack_rows(w, s->buf, j->src, j->r0 + (uint32_t)k * w->rps, s->rows, j->row_stride, j->band_stride);
+  predict_rows(w, s->buf, s->rows, s->out);
+  s->zr = deflateReset(zs) != Z_OK ? -Z_STREAM_ERROR
+                                   : deflate_strip(zs, s->buf, (size_t)s->rows * w->row_bytes, s->out, j->out_cap,
+                                                   NULL, &s->out_len);
+  return 0;
+}
+
+/* Encodes the n_strips complete strips starting at src row r0 (the writer's buffer is empty)
+ * on nw <= ctx->n_threads workers, each with its own z_stream, in batches of ns = nw * k
+ * strips (k <= GT_ENC_IN_FLIGHT strips in flight per worker), and writes each batch in strip
+ * order. Returns 0 with *rows_done set, -1 if no pool of 2 or more workers fits the budget or
+ * the call has too little data (nothing done: the caller goes on serially), or a status.
+ * Worker 0 uses the writer's own z_stream, slot 0 the writer's strip buffer. Memory: one
+ * budget block, freed before returning, of (nw - 1) * GT_DEFLATE_ARENA (zlib's states) +
+ * ns * (S + deflateBound(S)) - S bytes (each part rounded up to 64), S = rows_per_strip *
+ * width * bands * sample size. */
+static int encode_parallel(cbas_ctx *ctx, gt_writer *w, const void *src, uint32_t r0, uint32_t n_strips,
+                           size_t row_stride, size_t band_stride, uint32_t *rows_done) {
+  size_t S = w->row_bytes * w->rps;
+  uLong bound = deflateBound(&w->zs, (uLong)S);
+  uint64_t per_zs = GT_DEFLATE_ARENA, per_slot = al64(S) + al64(bound);
+  int nw = ctx->n_threads < GT_PAR_MAX ? ctx->n_threads : GT_PAR_MAX;
+  uint64_t work = (uint64_t)S * n_strips / GT_PAR_MIN_BYTES;
+  if ((uint64_t)nw > work) nw = (int)work;
+  uint64_t avail = budget_avail(ctx);
+  int k = GT_ENC_IN_FLIGHT;
+  while (k > 1 && (uint64_t)nw * k > n_strips) k--;
+  /* Worker 0 uses the writer's own z_stream and slot 0 the writer's (empty) strip buffer. */
+  while (nw >= 2 && (nw - 1) * per_zs + per_slot * (uint64_t)(nw * k) - al64(S) + 64 > avail) {
+    if (k > 1) k--;
+    else nw--;
+  }
+  if (nw < 2) return -1;
+  int ns = nw * k;
+  cbas_ctx sh;
+  shadow_ctx(&sh, ctx, nw);
+  uint8_t *mem = budget_alloc(&sh, (size_t)((nw - 1) * per_zs + per_slot * (uint64_t)ns - al64(S)), "parallel deflate");
+  if (!mem) return -1;
+  z_stream zs[GT_PAR_MAX], *zp[GT_PAR_MAX];
+  z_arena arena[GT_PAR_MAX];
+  enc_slot slot[GT_PAR_MAX * GT_ENC_IN_FLIGHT];
+  memset(slot, 0, sizeof slot);
+  uint8_t *p = mem;
+  for (int i = 0; i < ns; i++) {
+    if (i == 0) {
+      slot[i].buf = w->buf;
+    } else {
+      slot[i].buf = p;
+      p += al64(S);
+    }
+    slot[i].out = p;
+    p += al64(bound);
+  }
+  zp[0] = &w->zs;
+  int n_zs = 1;
+  for (; n_zs < nw; n_zs++, p += per_zs) {
+    zp[n_zs] = &zs[n_zs];
+    z_arena_attach(&zs[n_zs], &arena[n_zs], p, per_zs);
+    if (deflateInit(&zs[n_zs], w->level) != Z_OK) break;
+  }
+  if (n_zs < nw) {
+    for (int i = 1; i < n_zs; i++) deflateEnd(&zs[i]);
+    budget_free(&sh, mem);
+    return -1;
+  }
+  enc_job j = {w, slot, zp, bound, src, row_stride, band_stride, r0};
+  uint32_t done = 0;
+  int st = 0;
+  for (uint32_t k0 = 0; k0 < n_strips && !st; k0 += (uint32_t)ns) {
+    uint32_t nk = n_strips - k0 < (uint32_t)ns ? n_strips - k0 : (uint32_t)ns;
+    for (uint32_t i = 0; i < nk; i++) {
+      uint32_t first = w->rows_done + done + i * w->rps;
+      slot[i].rows = w->height - first < w->rps ? w->height - first : w->rps;
+      slot[i].zr = 0;
+    }
+    j.r0 = r0 + done;
+    if (par_for(&sh, (long)nk, enc_item, &j)) { st = ctx_fail(ctx, sh.status ? sh.status : CBAS_EINTERNAL, "%s", sh.msg); break; }
+    io_clear(&w->io);
+    for (uint32_t i = 0; i < nk && !st; i++) {
+      if (slot[i].zr) {
+        w->failed = 1;
+        st = ctx_fail(ctx, CBAS_EINTERNAL, "%s: deflate failed (%d)", w->io.path, slot[i].zr);
+        break;
+      }
+      tmsize_t n = (tmsize_t)slot[i].out_len;
+      if (TIFFWriteRawStrip(w->tif, w->strip, slot[i].out, n) != n) {
+        w->failed = 1;
+        char what[64];
+        snprintf(what, sizeof what, "cannot write strip %u", w->strip);
+        st = io_fail(ctx, &w->io, CBAS_EIO, what);
+        break;
+      }
+      w->strip++;
+      done += slot[i].rows;
+    }
+  }
+  for (int i = 1; i < n_zs; i++) deflateEnd(&zs[i]);
+  budget_free(&sh, mem);
+  w->rows_done += done;
+  *rows_done = done;
+  return st;
+}
+
+int gt_write_rows(cbas_ctx *ctx, gt_writer *w, uint32_t ny, const void *src, size_t row_stride,
+                  size_t band_stride) {
+  if (w->failed) return ctx_fail(ctx, CBAS_EUSAGE, "%s: write after an earlier failure", w->io.path);
+  if ((uint64_t)w->rows_done + ny > w->height) {
+    w->failed = 1;
+    return ctx_fail(ctx, CBAS_EUSAGE, "%s: %u rows written past the height %u", w->io.path,
+                    (unsigned)(w->rows_done + ny - w->height), w->height);
+  }
+  int try_par = w->z_ready && ctx->n_threads > 1;
+  for (uint32_t r = 0; r < ny;) {
+    if (try_par && w->rows_in_buf == 0) {
+      /* Complete strips from row r on: the full ones, and the image's short last one. */
+      uint32_t left = ny - r, n_strips = left / w->rps;
+      if (left % w->rps && w->rows_done + left == w->height) n_strips++;
+      try_par = 0;
+      if (n_strips >= 2) {
+        uint32_t done = 0;
+        int st = encode_parallel(ctx, w, src, r, n_strips, row_stride, band_stride, &done);
+        if (st > 0) return ctx->status;
+        r += done;
+        continue;
+      }
+    }
+    pack_rows(w, w->buf + (size_t)w->rows_in_buf * w->row_bytes, src, r, 1, row_stride, band_stride);
+    r++;
     w->rows_in_buf++;
     w->rows_done++;
     if ((w->rows_in_buf == w->rps || w->rows_done == w->height) && flush_strip(ctx, w)) return ctx->status;
@@ -1096,4 +1319,220 @@ void gt_abort(cbas_ctx *ctx, gt_writer *w) {
   budget_free(ctx, w->out);
   budget_free(ctx, w->buf);
   budget_free(ctx, w);
+}
+
+/* ---- reader: several bands at once, strips inflated in parallel --------------------------- */
+
+/* Undoes libtiff's horizontal predictor (tif_predict.c horAcc8/16/32/64) on one row of n
+ * samples of es bytes in host order: s[i] += s[i - stride] modulo 2^(8 es), in sample order. */
+static void unpred_hor_row(uint8_t *row, size_t n, size_t stride, size_t es) {
+  switch (es) {
+  case 1: for (size_t i = stride; i < n; i++) row[i] = (uint8_t)(row[i] + row[i - stride]); break;
+  case 2: { uint16_t *s = (uint16_t *)row; for (size_t i = stride; i < n; i++) s[i] = (uint16_t)(s[i] + s[i - stride]); } break;
+  case 4: { uint32_t *s = (uint32_t *)row; for (size_t i = stride; i < n; i++) s[i] += s[i - stride]; } break;
+  default: { uint64_t *s = (uint64_t *)row; for (size_t i = stride; i < n; i++) s[i] += s[i - stride]; } break;
+  }
+}
+
+/* Undoes libtiff's floating-point predictor (fpAcc) on one row of n samples of es (4 or 8)
+ * bytes: the row's bytes are summed with a stride of `stride` bytes, then they are byte planes,
+ * most significant first (the inverse of pred_f32_row), reassembled into host-order samples.
+ * tmp holds es * n bytes. */
+static void unpred_fp_row(uint8_t *row, size_t n, size_t stride, size_t es, uint8_t *tmp) {
+  size_t nb = n * es;
+  for (size_t i = stride; i < nb; i++) row[i] = (uint8_t)(row[i] + row[i - stride]);
+  memcpy(tmp, row, nb);
+  for (size_t i = 0; i < n; i++) {
+    uint64_t u = 0;
+    for (size_t p = 0; p < es; p++) u = u << 8 | tmp[p * n + i];
+    if (es == 4) {
+      uint32_t v = (uint32_t)u;
+      memcpy(row + 4 * i, &v, 4);
+    } else {
+      memcpy(row + 8 * i, &u, 8);
+    }
+  }
+}
+
+/* One worker of read_parallel: its own z_stream (state in its arena), compressed input
+ * window and decoded strip (all in read_parallel's budget block). */
+typedef struct dec_slot {
+  z_stream zs;
+  z_arena arena;
+  int z_ready;
+  uint8_t *in;      /* in_cap bytes: compressed input; the fpAcc row scratch after inflating */
+  uint8_t *strip;   /* block_bytes: one decoded strip */
+  int bad_value;    /* a conversion met NaN/Inf/out-of-range values */
+  int failed;       /* a read/inflate problem: read_parallel hands the call to libtiff */
+} dec_slot;
+
+#define GT_DEC_BATCH 256 /* strips described per par_for */
+
+typedef struct dec_job {
+  gt_reader *r;
+  dec_slot *slot;
+  uint64_t off[GT_DEC_BATCH], count[GT_DEC_BATCH];
+  uint32_t by0;           /* strip row of item 0 */
+  size_t in_cap;
+  uint32_t band0, n_bands, x0, y0, nx, ny;
+  conv_fn conv;
+  gt_type dst_type;
+  uint8_t *dst;
+  size_t row_stride, band_stride;
+} dec_job;
+
+/* Inflates strip (by0 + item) as libtiff's ZIPDecode does (the first rows * row_bytes bytes
+ * of the zlib stream; a stream ending early or a zlib error is a failure), undoes the predictor
+ * row by row as PredictorDecodeTile does, and converts the window's part of every band into
+ * the caller's buffer (rows owned by this item). Problems only set flags: no ctx_fail here. */
+static int dec_item(void *ud, long item, int worker) {
+  dec_job *j = ud;
+  dec_slot *s = &j->slot[worker];
+  gt_reader *r = j->r;
+  const gt_info *in = &r->info;
+  uint32_t by = j->by0 + (uint32_t)item, bh = in->block_h;
+  uint64_t top = (uint64_t)by * bh;
+  uint32_t rows = (uint32_t)(top + bh <= in->height ? bh : in->height - top);
+  size_t need = (size_t)rows * r->row_bytes;
+  z_stream *zs = &s->zs;
+  if (inflateReset(zs) != Z_OK) { s->failed = 1; return 0; }
+  zs->next_out = s->strip;
+  zs->avail_out = (uInt)need;
+  zs->avail_in = 0;
+  uint64_t off = j->off[item], left = j->count[item];
+  while (zs->avail_out > 0) {
+    if (zs->avail_in == 0) {
+      size_t n = left < j->in_cap ? (size_t)left : j->in_cap, got = 0;
+      if (!n || plat_pread(r->io.fd, s->in, n, off, &got) || got == 0) { s->failed = 1; return 0; }
+      off += got;
+      left -= got;
+      zs->next_in = s->in;
+      zs->avail_in = (uInt)got;
+    }
+    int zr = inflate(zs, Z_PARTIAL_FLUSH);
+    if (zr == Z_STREAM_END) break;
+    if (zr != Z_OK) { s->failed = 1; return 0; }
+  }
+  if (zs->avail_out != 0) { s->failed = 1; return 0; }
+  size_t spp = r->samples_per_block_pixel, es = r->sample_bytes, n_row = (size_t)in->width * spp;
+  for (uint32_t y = 0; y < rows; y++) {
+    uint8_t *row = s->strip + (size_t)y * r->row_bytes;
+    if (in->predictor == 2) unpred_hor_row(row, n_row, spp, es);
+    else if (in->predictor == 3) unpred_fp_row(row, n_row, spp, es, s->in);
+  }
+  uint32_t ys = (uint32_t)(top > j->y0 ? top : j->y0);
+  uint32_t ye = (uint32_t)(top + rows < (uint64_t)j->y0 + j->ny ? top + rows : (uint64_t)j->y0 + j->ny);
+  size_t dsz = gt_type_size(j->dst_type);
+  for (uint32_t b = 0; b < j->n_bands; b++)
+    for (uint32_t y = ys; y < ye; y++) {
+      const uint8_t *src = s->strip + (size_t)(y - top) * r->row_bytes + (size_t)j->x0 * spp * es + (size_t)(j->band0 + b) * es;
+      uint8_t *d = j->dst + ((size_t)b * j->band_stride + (size_t)(y - j->y0) * j->row_stride) * dsz;
+      s->bad_value |= j->conv(src, spp, d, j->nx);
+    }
+  return 0;
+}
+
+/* The window of gt_read_bands through read_parallel's workers if the file allows it: strips
+ * (not tiles), pixel-interleaved, deflate, predictor 1/2 (3 for floats), the host's byte order,
+ * 2 or more strips, and a pool of 2 or more workers fitting the budget. Returns 0 when done,
+ * -1 when the caller must read serially (also after a decoding problem or a value conversion
+ * error, so that libtiff's path reports it with its usual message), or a status. Memory: one
+ * budget block, freed before returning, of nw * (one decoded strip + max(64 KiB, one row) +
+ * GT_INFLATE_ARENA) + ~4 kB (the job with GT_DEC_BATCH strip offsets). */
+static int read_parallel(cbas_ctx *ctx, gt_reader *r, uint32_t band0, uint32_t n_bands, uint32_t x0, uint32_t y0,
+                         uint32_t nx, uint32_t ny, gt_type dst_type, void *dst, size_t row_stride,
+                         size_t band_stride) {
+  const gt_info *in = &r->info;
+  uint32_t bh = in->block_h, by0 = y0 / bh, by1 = (uint32_t)(((uint64_t)y0 + ny - 1) / bh);
+  uint32_t n_strips = by1 - by0 + 1;
+  int nw = ctx->n_threads < GT_PAR_MAX ? ctx->n_threads : GT_PAR_MAX;
+  uint64_t work = (uint64_t)r->block_bytes * n_strips / GT_PAR_MIN_BYTES;
+  if (n_strips < 2) work = 0;
+  if ((uint64_t)nw > work) nw = (int)work;
+  if (nw < 2 || in->tiled || in->planar_separate || TIFFIsByteSwapped(r->tif) || r->block_bytes > 0xFFFFFFFFu ||
+      (in->compression != COMPRESSION_ADOBE_DEFLATE && in->compression != COMPRESSION_DEFLATE) ||
+      (in->predictor == 3 && in->type != GT_F32 && in->type != GT_F64))
+    return -1;
+  size_t in_cap = r->row_bytes > (64u << 10) ? r->row_bytes : (64u << 10);
+  uint64_t per = (uint64_t)al64(r->block_bytes) + al64(in_cap) + GT_INFLATE_ARENA;
+  uint64_t avail = budget_avail(ctx);
+  while (nw >= 2 && per * (uint64_t)nw + al64(sizeof(dec_job)) + 64 > avail) nw--;
+  if (nw < 2) return -1;
+  cbas_ctx sh;
+  shadow_ctx(&sh, ctx, nw);
+  uint8_t *mem = budget_alloc(&sh, (size_t)(per * (uint64_t)nw + al64(sizeof(dec_job))), "parallel inflate");
+  if (!mem) return -1;
+  dec_slot slot[GT_PAR_MAX];
+  memset(slot, 0, sizeof slot);
+  dec_job *j = (dec_job *)mem;
+  uint8_t *p = mem + al64(sizeof(dec_job));
+  int ok = 1;
+  for (int i = 0; ok && i < nw; i++, p += per) {
+    dec_slot *s = &slot[i];
+    s->strip = p;
+    s->in = p + al64(r->block_bytes);
+    z_arena_attach(&s->zs, &s->arena, p + al64(r->block_bytes) + al64(in_cap), GT_INFLATE_ARENA);
+    s->z_ready = inflateInit(&s->zs) == Z_OK;
+    ok = s->z_ready;
+  }
+  int res = ok ? 0 : -1;
+  if (ok) {
+    *j = (dec_job){.r = r, .slot = slot, .in_cap = in_cap, .band0 = band0, .n_bands = n_bands, .x0 = x0,
+                   .y0 = y0, .nx = nx, .ny = ny, .conv = conv_table[in->type - 1][dst_type - 1],
+                   .dst_type = dst_type, .dst = dst, .row_stride = row_stride, .band_stride = band_stride};
+    uint64_t cap = (uint64_t)r->block_bytes * 2 + (1u << 20); /* larger byte counts: libtiff decides */
+    for (uint32_t b0 = by0; b0 <= by1 && !res; b0 += GT_DEC_BATCH) {
+      uint32_t nb = by1 - b0 + 1 < GT_DEC_BATCH ? by1 - b0 + 1 : GT_DEC_BATCH;
+      j->by0 = b0;
+      for (uint32_t k = 0; k < nb && !res; k++) {
+        int e1 = 0, e2 = 0;
+        j->off[k] = TIFFGetStrileOffsetWithErr(r->tif, b0 + k, &e1);
+        j->count[k] = TIFFGetStrileByteCountWithErr(r->tif, b0 + k, &e2);
+        if (e1 || e2 || !j->count[k] || j->count[k] > cap || j->off[k] > r->io.size ||
+            j->count[k] > r->io.size - j->off[k])
+          res = -1;
+      }
+      if (!res && par_for(&sh, (long)nb, dec_item, j)) res = ctx_fail(ctx, sh.status ? sh.status : CBAS_EINTERNAL, "%s", sh.msg);
+      for (int w = 0; w < nw && !res; w++)
+        if (slot[w].failed || slot[w].bad_value) res = -1;
+      if (!res) r->n_decoded += nb;
+    }
+  }
+  for (int w = 0; w < nw; w++)
+    if (slot[w].z_ready) inflateEnd(&slot[w].zs);
+  budget_free(&sh, mem);
+  return res;
+}
+
+int gt_read_bands(cbas_ctx *ctx, gt_reader *r, uint32_t band0, uint32_t n_bands, uint32_t x0, uint32_t y0,
+                  uint32_t nx, uint32_t ny, gt_type dst_type, void *dst, size_t row_stride, size_t band_stride) {
+  const gt_info *in = &r->info;
+  if ((uint64_t)band0 + n_bands > in->bands)
+    return ctx_fail(ctx, CBAS_EUSAGE, "%s: bands %u..%llu requested, the file has %u", r->io.path, band0 + 1,
+                    (unsigned long long)band0 + n_bands, in->bands);
+  if ((uint64_t)x0 + nx > in->width || (uint64_t)y0 + ny > in->height)
+    return ctx_fail(ctx, CBAS_EUSAGE, "%s: window x %u..%llu, y %u..%llu outside the %u x %u raster", r->io.path,
+                    x0, (unsigned long long)x0 + nx, y0, (unsigned long long)y0 + ny, in->width, in->height);
+  if (!type_ok(dst_type)) return ctx_fail(ctx, CBAS_EUSAGE, "%s: bad destination type %d", r->io.path, (int)dst_type);
+  if (nx == 0 || ny == 0 || n_bands == 0) return 0;
+  if (row_stride < nx || (n_bands > 1 && band_stride < nx))
+    return ctx_fail(ctx, CBAS_EUSAGE, "%s: destination strides %zu, %zu < window width %u", r->io.path, row_stride,
+                    band_stride, nx);
+  int st = read_parallel(ctx, r, band0, n_bands, x0, y0, nx, ny, dst_type, dst, row_stride, band_stride);
+  if (st >= 0) return st;
+  /* Serially: block row by block row, band by band, so a pixel-interleaved strip is decoded
+   * once (it stays cached while its bands are copied out). */
+  size_t dsz = gt_type_size(dst_type);
+  uint32_t bh = in->block_h;
+  for (uint64_t ys = y0; ys < (uint64_t)y0 + ny;) {
+    uint64_t ye = (ys / bh + 1) * bh;
+    if (ye > (uint64_t)y0 + ny) ye = (uint64_t)y0 + ny;
+    for (uint32_t b = 0; b < n_bands; b++) {
+      uint8_t *d = (uint8_t *)dst + ((size_t)b * band_stride + (size_t)(ys - y0) * row_stride) * dsz;
+      if (gt_read(ctx, r, band0 + b, x0, (uint32_t)ys, nx, (uint32_t)(ye - ys), dst_type, d, row_stride))
+        return ctx->status;
+    }
+    ys = ye;
+  }
+  return 0;
 }

@@ -137,15 +137,10 @@ static int in_est_area(const fctx *f, uint32_t x, uint32_t y) {
   return 1;
 }
 
-/* Rows [y0, y0+ny) of epochs [e0, e0+ne) of cum.tif into dst[r][ne][w]. Row by row, band by
- * band: a pixel-interleaved file decodes each strip once. */
+/* Rows [y0, y0+ny) of epochs [e0, e0+ne) of cum.tif into dst[r][ne][w] (gt_read_bands: each
+ * strip decoded once, strips inflated in parallel). */
 static int read_cum(fctx *f, uint32_t y0, uint32_t ny, int e0, int ne, float *dst) {
-  for (uint32_t r = 0; r < ny; r++)
-    for (int e = 0; e < ne; e++)
-      if (gt_read(f->ctx, f->cum, (uint32_t)(e0 + e), 0, y0 + r, f->w, 1, GT_F32,
-                  dst + ((size_t)r * (size_t)ne + (size_t)e) * f->w, f->w))
-        return f->ctx->status;
-  return 0;
+  return gt_read_bands(f->ctx, f->cum, (uint32_t)e0, (uint32_t)ne, 0, y0, f->w, ny, GT_F32, dst, (size_t)ne * f->w, f->w);
 }
 
 /* LiCSBAS's mask: results/mask with 0 -> NaN, or (--nomask) 1 where cum epoch 0 is valid. */

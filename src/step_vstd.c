@@ -133,14 +133,10 @@ static const vs_lu *pattern_lu(const vs_ctx *V, vs_worker *w, const float *row, 
 
 /* ---- reading cum.tif */
 
-/* Rows [y0, y0+ny) of every band into dst[r][N][W]: row by row, bands in turn, so a strip
- * (which holds all bands of its rows) is decoded once. */
+/* Rows [y0, y0+ny) of every band into dst[r][N][W] (gt_read_bands: each strip decoded once,
+ * strips inflated in parallel). */
 static int read_rows(vs_ctx *V, uint32_t y0, uint32_t ny, float *dst) {
-  for (uint32_t r = 0; r < ny; r++)
-    for (int i = 0; i < V->N; i++)
-      if (gt_read(V->ctx, V->rd, (uint32_t)i, 0, y0 + r, V->W, 1, GT_F32, dst + ((size_t)r * V->N + i) * V->W, V->W))
-        return V->ctx->status;
-  return 0;
+  return gt_read_bands(V->ctx, V->rd, 0, (uint32_t)V->N, 0, y0, V->W, ny, GT_F32, dst, (size_t)V->N * V->W, V->W);
 }
 
 /* ---- pass 1: void flags */

@@ -255,11 +255,7 @@ int tools_mask_rows(cbas_ctx *ctx, gt_reader *m, uint32_t width, uint32_t y0, ui
 
 int tools_cum_rows(cbas_ctx *ctx, const tools_cum *c, int e0, int ne, uint32_t x0, uint32_t nx, uint32_t y0,
                    uint32_t ny, float *dst) {
-  for (uint32_t r = 0; r < ny; r++)
-    for (int e = 0; e < ne; e++)
-      if (gt_read(ctx, c->r, (uint32_t)(e0 + e), x0, y0 + r, nx, 1, GT_F32, dst + ((size_t)r * (size_t)ne + (size_t)e) * nx, nx))
-        return ctx->status;
-  return 0;
+  return gt_read_bands(ctx, c->r, (uint32_t)e0, (uint32_t)ne, x0, y0, nx, ny, GT_F32, dst, (size_t)ne * nx, nx);
 }
 
 /* ---------------------------------------------------------------- NumPy's nanmean */

@@ -36,7 +36,9 @@
  * width * bands * 4 bytes, matters only for rows wider than 64 KiB); plus 16 bytes of header per
  * allocation. Outside the budget, once per writer: zlib's deflate state, GT_DEFLATE_STATE_BYTES
  * (windowBits 15, memLevel 8, as libtiff's ZIP codec), and libtiff's TIFF handle and directory
- * (a few kB). Nothing is allocated per strip: the writer predicts and deflates strips itself
+ * (a few kB); the extra workers of a parallel gt_write_rows are budgeted (see there), the
+ * writer's own state is not because callers size row blocks counting a writer as its strip.
+ * Nothing is allocated per strip: the writer predicts and deflates strips itself
  * and hands them to TIFFWriteRawStrip. Writers switch to BigTIFF when the uncompressed data
  * exceeds 4e9 bytes.
  */
@@ -98,6 +100,19 @@ const char *gt_band_desc(const gt_reader *r, uint32_t band);
 int gt_read(cbas_ctx *ctx, gt_reader *r, uint32_t band, uint32_t x0, uint32_t y0, uint32_t nx,
             uint32_t ny, gt_type dst_type, void *dst, size_t dst_stride);
 
+/* Added: reads bands [band0, band0 + n_bands) of the window [x0, x0+nx) x [y0, y0+ny) at once:
+ * pixel (x, window row r, band band0 + b) goes to element dst[b*band_stride + r*row_stride +
+ * (x - x0)] (the layout gt_write_rows takes). Same values and errors as one gt_read per band.
+ * For striped, pixel-interleaved, deflated files in the host's byte order (what gt_create
+ * writes), the strips of the window are read and inflated on up to ctx->n_threads workers
+ * (par_for; call it from the main thread, not from inside a par_for worker), each with its own
+ * zlib stream, into the caller's buffer; other files, a budget too small for 2 workers, or any
+ * decoding problem (then reported by the serial path) go strip row by strip row through
+ * gt_read, decoding each strip once. Memory while it runs, from the budget: per worker one
+ * decoded strip + max(64 KiB, one row) + ~40 kB of inflate state. */
+int gt_read_bands(cbas_ctx *ctx, gt_reader *r, uint32_t band0, uint32_t n_bands, uint32_t x0, uint32_t y0,
+                  uint32_t nx, uint32_t ny, gt_type dst_type, void *dst, size_t row_stride, size_t band_stride);
+
 /* Writer memory constants (see Memory above). */
 #define GT_DEFLATE_STATE_BYTES (262u << 10) /* zlib 1.2.x deflateInit(level): 4 x 64 KiB + ~6 kB */
 #define GT_DEFLATE_OUT_CAP (64u << 10)      /* compressed bytes written per TIFFWriteRawStrip */
@@ -122,7 +137,15 @@ typedef struct gt_writer gt_writer;
 int gt_create(cbas_ctx *ctx, const char *path, const gt_wopts *o, gt_writer **out);
 /* Appends ny rows. src holds band-sequential planes: pixel (x, row r, band b) is at element
  * src[b*band_stride + r*row_stride + x] (elements of the writer's type). Rows must arrive in
- * order; partial strips are buffered until complete. */
+ * order; partial strips are buffered until complete. When a call completes 2 or more strips
+ * and ctx->n_threads > 1, those strips are packed, predicted and deflated on up to n_threads
+ * workers (par_for: call it from the main thread, not from inside a par_for worker), one strip
+ * in flight per worker, each worker with its own z_stream, and written in strip order: the
+ * file is byte-identical for any thread count and budget. Memory while it runs, from the
+ * budget (zlib's states included): per worker beyond the first GT_DEFLATE_STATE_BYTES + 8 kB
+ * and S (S = one strip), plus deflateBound(S) per worker (up to 4 strips in flight per worker
+ * if the budget allows: S + deflateBound(S) each); with less budget available, fewer workers
+ * (down to the serial encoder). */
 int gt_write_rows(cbas_ctx *ctx, gt_writer *w, uint32_t ny, const void *src, size_t row_stride,
                   size_t band_stride);
 /* Checks that every row was written, flushes, fsyncs and renames into place; frees w. */

@@ -91,8 +91,8 @@ int tools_ref_resolve(cbas_ctx *ctx, const tools_cum *c, const tools_ref_opts *o
 int tools_mask_open(cbas_ctx *ctx, const tools_cum *c, int use_mask, const char *mask_file, gt_reader **out);
 /* Rows [y0, y0+ny) of the mask (0 -> NaN) into dst[r*width + x]; all 1 when m is NULL. */
 int tools_mask_rows(cbas_ctx *ctx, gt_reader *m, uint32_t width, uint32_t y0, uint32_t ny, float *dst);
-/* Rows [y0, y0+ny), columns [x0, x0+nx) of epochs [e0, e0+ne) into dst[(r*ne + e)*nx + x]: row by
- * row, band by band, so each strip of the (pixel-interleaved) file is decoded once. */
+/* Rows [y0, y0+ny), columns [x0, x0+nx) of epochs [e0, e0+ne) into dst[(r*ne + e)*nx + x]
+ * (gt_read_bands: each strip of the pixel-interleaved file decoded once, in parallel). */
 int tools_cum_rows(cbas_ctx *ctx, const tools_cum *c, int e0, int ne, uint32_t x0, uint32_t nx, uint32_t y0,
                    uint32_t ny, float *dst);
 

@@ -5,7 +5,9 @@
  * formula, not against our own writer. Writer tests round-trip through the reader and check the
  * values against the same formulas; tests/interop/gtiff_gdal_*.sh check both sides with GDAL.
  * Also: injected write/fsync/rename/read faults, budget too small, corrupt/truncated/unsupported
- * files (errors must name the file), concurrent readers.
+ * files (errors must name the file), concurrent readers; strips encoded and decoded in parallel
+ * (same bytes as libtiff's encoder for any thread count and budget; gt_read_bands on 1 and 4
+ * threads against formulas, on files of our writer and of libtiff with predictors 1, 2, 3).
  *
  * `test_gtiff --samples DIR` only writes the sample files that tests/interop/gtiff_gdal_write.sh
  * checks with GDAL (see write_samples for their content).
@@ -19,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <tiffio.h>
 
 /* ---- a minimal independent TIFF assembler ------------------------------------------------- */
 
@@ -885,6 +888,18 @@ static int write_case(cbas_ctx *ctx, const char *path, gt_wopts o, int legacy, u
   return gt_commit(ctx, w);
 }
 
+/* One encoder test case: raster, strip height (0: GDAL's default), level, rows per
+ * gt_write_rows call and noise (see write_case). */
+typedef struct enc_case { uint32_t w, h, bands; gt_type type; uint32_t rps; int zlevel; uint32_t chunk; double noise; } enc_case;
+static gt_wopts enc_case_opts(const enc_case *c) {
+  gt_wopts o = f32_opts(c->w, c->h, c->bands);
+  o.type = c->type;
+  o.rows_per_strip = c->rps;
+  o.zlevel = c->zlevel;
+  if (o.type == GT_U8) o.has_nodata = 0;
+  return o;
+}
+
 /* The writer's own predictor + deflate gives the bytes libtiff's TIFFWriteEncodedStrip gives:
  * float32 (predictor 3) one and several bands, uint8 (predictor 2) with 1..4 bands (libtiff
  * has special code for 3 and 4), one-row strips and taller ones with a partial last strip,
@@ -893,7 +908,7 @@ static int write_case(cbas_ctx *ctx, const char *path, gt_wopts o, int legacy, u
 static void test_write_matches_libtiff_encoder(void) {
   cbas_ctx ctx;
   CHECK(ctx_init(&ctx, 16 << 20, 1) == 0);
-  struct { uint32_t w, h, bands; gt_type type; uint32_t rps; int zlevel; uint32_t chunk; double noise; } c[] = {
+  const enc_case c[] = {
       {1200, 40, 1, GT_F32, 1, 1, 7, 0.5},     /* synth's layout: one-row strips, level 1 */
       {1200, 40, 1, GT_F32, 1, 6, 40, 0.0},    /* level 6, smooth (no noise) */
       {301, 37, 3, GT_F32, 0, 0, 5, 0.1},      /* GDAL default strips (6 rows), partial last */
@@ -909,11 +924,7 @@ static void test_write_matches_libtiff_encoder(void) {
       {70000, 3, 1, GT_U8, 3, 1, 3, 1.0},      /* 210 kB of noise in one strip */
   };
   for (size_t k = 0; k < sizeof c / sizeof c[0]; k++) {
-    gt_wopts o = f32_opts(c[k].w, c[k].h, c[k].bands);
-    o.type = c[k].type;
-    o.rows_per_strip = c[k].rps;
-    o.zlevel = c[k].zlevel;
-    if (o.type == GT_U8) o.has_nodata = 0;
+    gt_wopts o = enc_case_opts(&c[k]);
     const char *pa = check_path("enc_own.tif"), *pb = check_path("enc_libtiff.tif");
     CHECKF(write_case(&ctx, pa, o, 0, c[k].chunk, c[k].noise) == 0, "case %zu: %s", k, ctx.msg);
     CHECKF(write_case(&ctx, pb, o, 1, c[k].chunk, c[k].noise) == 0, "case %zu: %s", k, ctx.msg);
@@ -971,6 +982,237 @@ static void test_writer_memory(void) {
   }
   CHECK(done);
   ctx_free(&ctx);
+}
+
+/* ---- parallel strip coding: thread counts and budgets give the same bytes and values ------ */
+
+/* Writes one case with ctx and returns the budget's peak during the write (0 on failure). */
+static uint64_t write_case_peak(cbas_ctx *ctx, const char *path, gt_wopts o, uint32_t chunk, double noise) {
+  ctx->budget->peak = ctx->budget->used;
+  if (write_case(ctx, path, o, 0, chunk, noise)) return 0;
+  return ctx->budget->peak;
+}
+
+/* gt_write_rows on 1 thread, 4 threads, 4 threads with room for 2 workers only, and 4 threads
+ * with no room for workers: the four files equal libtiff's own encoding byte for byte. The
+ * cases have one-row 81-band strips (cum.tif's layout), strips with a short last one, calls
+ * that start and end inside strips (so a call mixes serial and parallel strips), uint8 and
+ * float32, levels 1 and 6. The budget's peak shows that the workers really ran (each one but
+ * the first holds a deflate state of GT_DEFLATE_STATE_BYTES) and that they are counted against
+ * the budget. */
+static void test_write_parallel_identical(void) {
+  const enc_case c[] = {
+      {324, 40, 81, GT_F32, 0, 1, 17, 0.5},    /* cum.tif: 105 kB one-row strips, 17-row calls */
+      {300, 29, 8, GT_F32, 4, 6, 29, 1.0},     /* the whole image in one call, short last strip */
+      {70000, 31, 1, GT_U8, 3, 1, 10, 1.0},    /* 210 kB strips of noise, calls straddle strips */
+      {2000, 50, 3, GT_U8, 7, 6, 50, 0.3},     /* short last strip (1 row) */
+  };
+  for (size_t k = 0; k < sizeof c / sizeof c[0]; k++) {
+    gt_wopts o = enc_case_opts(&c[k]);
+    char p_ref[1200], p1[1200], p4[1200], p2[1200], p0[1200]; /* check_path's buffers are reused */
+    snprintf(p_ref, sizeof p_ref, "%s", check_path("par_libtiff.tif"));
+    snprintf(p1, sizeof p1, "%s", check_path("par_t1.tif"));
+    snprintf(p4, sizeof p4, "%s", check_path("par_t4.tif"));
+    snprintf(p2, sizeof p2, "%s", check_path("par_t4_mid.tif"));
+    snprintf(p0, sizeof p0, "%s", check_path("par_t4_tight.tif"));
+    cbas_ctx c1, c4;
+    CHECK(ctx_init(&c1, 64 << 20, 1) == 0);
+    CHECK(ctx_init(&c4, 64 << 20, 4) == 0);
+    CHECKF(write_case(&c1, p_ref, o, 1, c[k].chunk, c[k].noise) == 0, "case %zu: %s", k, c1.msg);
+    uint64_t peak1 = write_case_peak(&c1, p1, o, c[k].chunk, c[k].noise);
+    uint64_t peak4 = write_case_peak(&c4, p4, o, c[k].chunk, c[k].noise);
+    CHECKF(peak1 && peak4, "case %zu: %s %s", k, c1.msg, c4.msg);
+    CHECKF(peak4 >= peak1 + 2 * (uint64_t)GT_DEFLATE_STATE_BYTES, "case %zu: peak %llu with 4 threads, %llu with 1",
+           k, (unsigned long long)peak4, (unsigned long long)peak1);
+    ctx_free(&c4);
+    /* Room for two workers with one strip each: the second one's deflate state and strip, and
+     * a whole deflated strip for each (worker 0 uses the writer's own stream and strip). */
+    uint64_t S = (uint64_t)c[k].w * c[k].bands * (o.type == GT_F32 ? 4 : 1) * (c[k].rps ? c[k].rps : 1);
+    uint64_t two = GT_DEFLATE_STATE_BYTES + (8u << 10) + S + 2 * (S + S / 1000 + 256);
+    CHECK(ctx_init(&c4, peak1 + two + (4u << 10), 4) == 0);
+    uint64_t peak2 = write_case_peak(&c4, p2, o, c[k].chunk, c[k].noise);
+    CHECKF(peak2 >= peak1 + (uint64_t)GT_DEFLATE_STATE_BYTES, "case %zu: %s", k, c4.msg);
+    ctx_free(&c4);
+    CHECK(ctx_init(&c4, peak1 + (64u << 10), 4) == 0); /* no room for workers: serial */
+    uint64_t peak0 = write_case_peak(&c4, p0, o, c[k].chunk, c[k].noise);
+    CHECKF(peak0 && peak0 < peak1 + GT_DEFLATE_STATE_BYTES, "case %zu: %s", k, c4.msg);
+    CHECK_EQ_INT(c4.budget->used, 0);
+    ctx_free(&c4);
+    CHECK_EQ_INT(c1.budget->used, 0);
+    ctx_free(&c1);
+    CHECKF(check_sh("cmp '%s' '%s'", p_ref, p1) == 0, "case %zu: 1 thread differs from libtiff", k);
+    CHECKF(check_sh("cmp '%s' '%s'", p_ref, p4) == 0, "case %zu: 4 threads differ from libtiff", k);
+    CHECKF(check_sh("cmp '%s' '%s'", p_ref, p2) == 0, "case %zu: 2 workers differ from libtiff", k);
+    CHECKF(check_sh("cmp '%s' '%s'", p_ref, p0) == 0, "case %zu: tight budget differs from libtiff", k);
+  }
+}
+
+/* A file written by libtiff itself (deflate, the given predictor, rps-row strips, chunky) of
+ * w x h x bands samples of type t (libtiff's bits/format), sample value val(x, y, b). */
+static int write_libtiff(const char *path, const char *mode, uint32_t w, uint32_t h, uint16_t bands, gt_type t,
+                         uint16_t predictor, uint32_t rps, double (*val)(uint32_t, uint32_t, uint32_t)) {
+  TIFF *tif = TIFFOpen(path, mode);
+  if (!tif) return -1;
+  size_t es = gt_type_size(t);
+  int fmt = t == GT_F32 || t == GT_F64 ? SAMPLEFORMAT_IEEEFP : t == GT_I16 || t == GT_I32 ? SAMPLEFORMAT_INT : SAMPLEFORMAT_UINT;
+  int ok = TIFFSetField(tif, TIFFTAG_IMAGEWIDTH, w) && TIFFSetField(tif, TIFFTAG_IMAGELENGTH, h) &&
+           TIFFSetField(tif, TIFFTAG_BITSPERSAMPLE, (int)(8 * es)) && TIFFSetField(tif, TIFFTAG_SAMPLESPERPIXEL, (int)bands) &&
+           TIFFSetField(tif, TIFFTAG_SAMPLEFORMAT, fmt) && TIFFSetField(tif, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG) &&
+           TIFFSetField(tif, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_MINISBLACK) && TIFFSetField(tif, TIFFTAG_ROWSPERSTRIP, rps) &&
+           TIFFSetField(tif, TIFFTAG_COMPRESSION, COMPRESSION_ADOBE_DEFLATE) && TIFFSetField(tif, TIFFTAG_PREDICTOR, (int)predictor);
+  if (ok && bands > 1) {
+    uint16_t extra[16] = {0};
+    ok = TIFFSetField(tif, TIFFTAG_EXTRASAMPLES, (uint16_t)(bands - 1), extra);
+  }
+  size_t row = (size_t)w * bands * es;
+  uint8_t *buf = malloc(row * rps);
+  for (uint32_t y0 = 0; ok && y0 < h; y0 += rps) {
+    uint32_t n = h - y0 < rps ? h - y0 : rps;
+    for (uint32_t r = 0; r < n; r++)
+      for (uint32_t x = 0; x < w; x++)
+        for (uint32_t b = 0; b < bands; b++) {
+          double v = val(x, y0 + r, b);
+          uint8_t *d = buf + r * row + ((size_t)x * bands + b) * es;
+          switch (t) {
+          case GT_U8: *d = (uint8_t)v; break;
+          case GT_I16: { int16_t q = (int16_t)v; memcpy(d, &q, 2); } break;
+          case GT_U16: { uint16_t q = (uint16_t)v; memcpy(d, &q, 2); } break;
+          case GT_I32: { int32_t q = (int32_t)v; memcpy(d, &q, 4); } break;
+          case GT_U32: { uint32_t q = (uint32_t)v; memcpy(d, &q, 4); } break;
+          case GT_F32: { float q = (float)v; memcpy(d, &q, 4); } break;
+          case GT_F64: memcpy(d, &v, 8); break;
+          }
+        }
+    ok = TIFFWriteEncodedStrip(tif, y0 / rps, buf, (tmsize_t)(n * row)) == (tmsize_t)(n * row);
+  }
+  free(buf);
+  TIFFClose(tif);
+  return ok ? 0 : -1;
+}
+/* Values exact in every type they are written as; they wrap the horizontal predictor's
+ * differences (large jumps between neighbours and bands). */
+static double lt_u8(uint32_t x, uint32_t y, uint32_t b) { return (double)((x * 37 + y * 11 + b * 91) % 256); }
+static double lt_u16(uint32_t x, uint32_t y, uint32_t b) { return (double)((x * 7919u + y * 104729u + b * 30011u) % 65536u); }
+static double lt_i32(uint32_t x, uint32_t y, uint32_t b) { return ((x * 2654435761u + y * 40503u + b) % 4000000000u) - 2000000000.0; }
+static double lt_f64(uint32_t x, uint32_t y, uint32_t b) { return (x % 17 == 3) ? NAN : b * 1e9 - y * 0.001 + x * 1.25e-7; }
+static double lt_f32(uint32_t x, uint32_t y, uint32_t b) { return (double)(float)((x % 13 == 5) ? NAN : b * 1e4 - y * 0.5 + x * 0.0625); }
+
+/* Reads the window with gt_read_bands (dst rows of `bands` planes, as the callers lay them out:
+ * dst[(r*nb + b)*nx + x], float64) on ctx and compares with val; returns the mismatches, or -1
+ * if the read failed. */
+static long read_bands_check(cbas_ctx *ctx, gt_reader *r, uint32_t b0, uint32_t nb, uint32_t x0, uint32_t y0,
+                             uint32_t nx, uint32_t ny, double (*val)(uint32_t, uint32_t, uint32_t)) {
+  double *d = malloc(sizeof *d * nx * ny * nb);
+  for (size_t i = 0; i < (size_t)nx * ny * nb; i++) d[i] = -12345.5;
+  if (gt_read_bands(ctx, r, b0, nb, x0, y0, nx, ny, GT_F64, d, (size_t)nb * nx, nx)) { free(d); return -1; }
+  long bad = 0;
+  for (uint32_t y = 0; y < ny; y++)
+    for (uint32_t b = 0; b < nb; b++)
+      for (uint32_t x = 0; x < nx; x++) {
+        double want = val(x0 + x, y0 + y, b0 + b), got = d[((size_t)y * nb + b) * nx + x];
+        if (isnan(want) ? !isnan(got) : got != want) bad++;
+      }
+  free(d);
+  return bad;
+}
+static double wf32(uint32_t x, uint32_t y, uint32_t b) { return f32_val(x, y, b); }
+
+/* gt_read_bands with 1 and 4 threads against the formulas the files were written from: our
+ * writer's float32 files (predictor 3, one-row 81-band strips as cum.tif, 5-row strips with
+ * windows cutting strips), and libtiff-written deflate files with predictor 2 on uint8 (4
+ * bands), uint16, int32, predictor 3 on float64, no predictor on float32, and a big-endian
+ * file (read serially); windows with band, column and row offsets. Each strip of a window is
+ * decoded once (gt_blocks_decoded), the parallel pools leave nothing allocated, and a
+ * corrupt strip gives the same error as on one thread. */
+static void test_read_bands_parallel(void) {
+  cbas_ctx c1, c4;
+  CHECK(ctx_init(&c1, 64 << 20, 1) == 0);
+  CHECK(ctx_init(&c4, 64 << 20, 4) == 0);
+  char pc[1200], p5[1200], pt[1200]; /* check_path's buffers are reused */
+  snprintf(pc, sizeof pc, "%s", check_path("rb_cum.tif"));
+  snprintf(p5, sizeof p5, "%s", check_path("rb_rps5.tif"));
+  snprintf(pt, sizeof pt, "%s", check_path("rb_truncated.tif"));
+  gt_wopts o = f32_opts(324, 40, 81);
+  CHECKF(write_f32(&c1, pc, &o, 13, 0) == 0, "%s", c1.msg);
+  o = f32_opts(3000, 47, 8);
+  o.rows_per_strip = 5;
+  CHECKF(write_f32(&c1, p5, &o, 47, 0) == 0, "%s", c1.msg);
+  struct { const char *path; uint32_t b0, nb, x0, y0, nx, ny; } win[] = {
+      {pc, 0, 81, 0, 0, 324, 40}, {pc, 5, 20, 17, 3, 100, 29}, {pc, 80, 1, 0, 39, 324, 1}, {pc, 0, 81, 0, 7, 324, 17},
+      {p5, 0, 8, 0, 0, 3000, 47}, {p5, 2, 5, 999, 3, 1500, 39}, {p5, 7, 1, 0, 44, 3000, 3},
+  };
+  for (size_t k = 0; k < sizeof win / sizeof win[0]; k++) {
+    gt_reader *r1, *r4;
+    CHECKF(gt_open(&c1, win[k].path, &r1) == 0 && gt_open(&c4, win[k].path, &r4) == 0, "%s %s", c1.msg, c4.msg);
+    uint32_t bh = gt_get_info(r4)->block_h, strips = (win[k].y0 + win[k].ny - 1) / bh - win[k].y0 / bh + 1;
+    long b1 = read_bands_check(&c1, r1, win[k].b0, win[k].nb, win[k].x0, win[k].y0, win[k].nx, win[k].ny, wf32);
+    long b4 = read_bands_check(&c4, r4, win[k].b0, win[k].nb, win[k].x0, win[k].y0, win[k].nx, win[k].ny, wf32);
+    CHECKF(b1 == 0 && b4 == 0, "window %zu: %ld / %ld wrong values (%s %s)", k, b1, b4, c1.msg, c4.msg);
+    CHECK_EQ_INT(gt_blocks_decoded(r1), strips);
+    CHECK_EQ_INT(gt_blocks_decoded(r4), strips);
+    gt_close(&c1, r1);
+    gt_close(&c4, r4);
+  }
+  struct { const char *name, *mode; gt_type t; uint16_t bands, pred; uint32_t w, h, rps; double (*val)(uint32_t, uint32_t, uint32_t); } f[] = {
+      {"rb_u8.tif", "w", GT_U8, 4, 2, 20000, 23, 3, lt_u8},
+      {"rb_u16.tif", "w", GT_U16, 3, 2, 9000, 21, 4, lt_u16},
+      {"rb_i32.tif", "w", GT_I32, 2, 2, 9000, 20, 2, lt_i32},
+      {"rb_f64.tif", "w", GT_F64, 3, 3, 5000, 19, 3, lt_f64},
+      {"rb_f32.tif", "w", GT_F32, 5, 1, 5000, 17, 2, lt_f32},
+      {"rb_u16_be.tif", "wb", GT_U16, 3, 2, 9000, 21, 4, lt_u16},
+  };
+  for (size_t k = 0; k < sizeof f / sizeof f[0]; k++) {
+    const char *p = check_path(f[k].name);
+    CHECKF(write_libtiff(p, f[k].mode, f[k].w, f[k].h, f[k].bands, f[k].t, f[k].pred, f[k].rps, f[k].val) == 0, "%s", p);
+    gt_reader *r1, *r4;
+    CHECKF(gt_open(&c1, p, &r1) == 0 && gt_open(&c4, p, &r4) == 0, "%s %s", c1.msg, c4.msg);
+    CHECK_EQ_INT(gt_get_info(r4)->predictor, f[k].pred);
+    uint32_t b0 = f[k].bands > 1 ? 1 : 0;
+    long a1 = read_bands_check(&c1, r1, 0, f[k].bands, 0, 0, f[k].w, f[k].h, f[k].val);
+    long a4 = read_bands_check(&c4, r4, 0, f[k].bands, 0, 0, f[k].w, f[k].h, f[k].val);
+    long s4 = read_bands_check(&c4, r4, b0, f[k].bands - b0, 77, 1, f[k].w - 100, f[k].h - 2, f[k].val);
+    CHECKF(a1 == 0 && a4 == 0 && s4 == 0, "%s: %ld / %ld / %ld wrong values (%s %s)", f[k].name, a1, a4, s4, c1.msg, c4.msg);
+    gt_close(&c1, r1);
+    gt_close(&c4, r4);
+  }
+  /* A corrupt copy of the 81-band file: same error on 1 and 4 threads. */
+  { /* bytes 40000..40399 (strip data: the directory is at the end) overwritten with 0xA5 */
+    int fd;
+    uint64_t size;
+    CHECK(plat_open(pc, PLAT_RDONLY, &fd) == 0);
+    CHECK(plat_fsize(fd, &size) == 0 && size > 100000);
+    uint8_t *all = malloc(size);
+    size_t got;
+    CHECK(plat_pread(fd, all, size, 0, &got) == 0 && got == size);
+    plat_close(fd);
+    memset(all + 40000, 0xA5, 400);
+    CHECK(put_file(pt, all, size) == 0);
+    free(all);
+  }
+  char msg1[1024];
+  gt_reader *r;
+  float *buf = malloc(sizeof *buf * 324 * 81 * 40);
+  CHECKF(gt_open(&c1, pt, &r) == 0, "%s", c1.msg);
+  CHECK(gt_read_bands(&c1, r, 0, 81, 0, 0, 324, 40, GT_F32, buf, 81 * 324, 324) == CBAS_EFORMAT);
+  gt_close(&c1, r);
+  snprintf(msg1, sizeof msg1, "%s", c1.msg);
+  CHECKF(gt_open(&c4, pt, &r) == 0, "%s", c4.msg);
+  CHECK(gt_read_bands(&c4, r, 0, 81, 0, 0, 324, 40, GT_F32, buf, 81 * 324, 324) == CBAS_EFORMAT);
+  gt_close(&c4, r);
+  free(buf);
+  CHECKF(strstr(c4.msg, "rb_truncated.tif") && !strcmp(c4.msg, msg1), "%s | %s", c4.msg, msg1);
+  ctx_clear_error(&c1);
+  ctx_clear_error(&c4);
+  CHECK_EQ_INT(c1.budget->used, 0);
+  CHECK_EQ_INT(c4.budget->used, 0);
+  /* Bad arguments. */
+  CHECKF(gt_open(&c4, pc, &r) == 0, "%s", c4.msg);
+  float one;
+  CHECK(gt_read_bands(&c4, r, 80, 2, 0, 0, 1, 1, GT_F32, &one, 1, 1) == CBAS_EUSAGE);
+  CHECKF(strstr(c4.msg, "rb_cum.tif"), "%s", c4.msg);
+  gt_close(&c4, r);
+  ctx_free(&c1);
+  ctx_free(&c4);
 }
 
 /* ---- sample files for tests/interop/gtiff_gdal_write.sh ---------------------------------- *
@@ -1044,6 +1286,8 @@ int main(int argc, char **argv) {
   RUN(test_concurrent_readers);
   RUN(test_write_matches_libtiff_encoder);
   RUN(test_writer_memory);
+  RUN(test_write_parallel_identical);
+  RUN(test_read_bands_parallel);
   RUN(test_write_samples);
   return check_done();
 }
