@@ -15,6 +15,7 @@
  * zero vstd for linear series; thread/block independence. */
 #include "check.h"
 #include "ts_fixture.h"
+#include "cbas/afile.h"
 #include "cbas/budget.h"
 #include "cbas/licsbas.h"
 #include "cbas/nsbas.h"

@@ -359,12 +359,12 @@ static void test_synthetic_truth(void) {
   }
   double vt = sxy / sxx, ct = ym - vt * tm;
   for (int p = 0; p < P; p++) {
-    double f = 1 + p;
+    double sc = 1 + p;
     for (int i = 0; i < n.N; i++)   /* float32 precision of |cum| <= 30 mm: 2e-6; cumsum of 29 */
-      CHECK_NEAR(s.o.cum[i * P + p], f * truth_mm(n.t[i]), 2e-5 * f);
-    CHECK_NEAR(s.o.vel[p], f * vt, 1e-5 * f);
-    CHECK_NEAR(s.o.vintercept[p], f * ct, 1e-5 * f);
-    CHECK_NEAR(s.o.resid_rms[p], 0, 1e-5 * f);
+      CHECK_NEAR(s.o.cum[i * P + p], sc * truth_mm(n.t[i]), 2e-5 * sc);
+    CHECK_NEAR(s.o.vel[p], sc * vt, 1e-5 * sc);
+    CHECK_NEAR(s.o.vintercept[p], sc * ct, 1e-5 * sc);
+    CHECK_NEAR(s.o.resid_rms[p], 0, 1e-5 * sc);
     CHECK_EQ_INT(s.o.n_gap[p], 0);
     CHECK_EQ_INT(s.route[p], NSBAS_R_FULL);
     CHECK_NEAR(s.o.maxTlen[p], n.t[n.N - 1], 1e-6);
