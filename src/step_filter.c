@@ -427,8 +427,8 @@ static int filter_sweeps(fctx *f, int *n_sweep) {
    * again. When the input cube is small enough to sit in the page cache (at most twice the
    * budget: a city, not a frame) it is decoded once into a raw work file and sweeps are cheap:
    * the rings then take at most 32 MB (or an eighth of a larger budget) and the step stays
-   * small (sample city, 133 epochs at --mem 256M: 5 sweeps, ~45 MB resident, faster than 2
-   * sweeps decoding cum.tif twice). Otherwise every sweep decodes cum.tif again, and the
+   * small (sample city, 133 epochs at --mem 256M: 6 sweeps, 39 MB resident, 2.1 s where 6
+   * sweeps each decoding cum.tif took 3.3 s). Otherwise every sweep decodes cum.tif again, and the
    * rings may take half of the budget (a quarter with the filtered cube in memory). */
   uint64_t ring_cap = (avail - (uint64_t)rows * in_row);
   uint64_t lim = ctx->budget->limit, small = lim / 4 < (32u << 20) ? lim / 4 : (32u << 20);
