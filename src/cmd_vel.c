@@ -183,6 +183,7 @@ static int create_out(vel_run *v, int k) {
   if (o.geo.epsg != 4326) o.geo.epsg = 0;
   o.has_nodata = 1;
   o.nodata = NAN;
+  o.zrle = 1; /* as tsdir's results */
   return gt_create(v->ctx, v->path[k], &o, &v->w[k]);
 }
 

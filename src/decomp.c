@@ -348,6 +348,7 @@ static int make_writer(drun *r, const char *name, gt_type type, gt_writer **w, c
   o.geo.epsg = 4326;
   o.has_nodata = type == GT_F32;
   o.nodata = NAN;
+  o.zrle = 1; /* as tsdir's results */
   return gt_create(r->ctx, path, &o, w);
 }
 

@@ -746,6 +746,7 @@ struct gt_writer {
   uint8_t *scratch;   /* float32: one row of byte planes, while predicting; = out */
   size_t out_cap;
   int level;          /* deflate level (workers of encode_parallel use it too) */
+  int strategy;       /* Z_DEFAULT_STRATEGY or Z_RLE (gt_wopts.zrle), likewise */
 };
 
 /* Appends s to o (capacity cap) with XML specials escaped twice, as GDAL writes item values
@@ -828,23 +829,24 @@ static int set_geo_tags(TIFF *tif, const gt_geo *g) {
   return ok;
 }
 
-/* Sets up the writer's own encoder: the z_stream (deflateInit(level), i.e. windowBits 15,
- * memLevel 8, default strategy, exactly as libtiff's ZIPSetupEncode) and one budget block of
+/* Sets up the writer's own encoder: the z_stream (deflateInit2(level, windowBits 15, memLevel
+ * 8, strategy): with the default strategy exactly as libtiff's ZIPSetupEncode) and one budget block of
  * max(out_cap, float32 row) bytes: the output window, out_cap = min(deflateBound(strip),
  * GT_DEFLATE_OUT_CAP), which is also the byte-plane row of pred_f32_row. */
-static int encoder_init(cbas_ctx *ctx, gt_writer *w, int level, const char *path) {
+static int encoder_init(cbas_ctx *ctx, gt_writer *w, int level, int strategy, const char *path) {
   /* zlib allocates the deflate state itself (zalloc = Z_NULL), once per writer, outside the
    * budget like libtiff's codec state before it: callers size their row blocks from
    * budget_avail() and count a writer as its strip (tests run writers under 0.3 MB budgets). */
   w->zs.zalloc = Z_NULL;
   w->zs.zfree = Z_NULL;
   w->zs.opaque = Z_NULL;
-  int zr = deflateInit(&w->zs, level);
+  int zr = deflateInit2(&w->zs, level, Z_DEFLATED, 15, 8, strategy);
   if (zr != Z_OK) {
     return ctx_fail(ctx, zr == Z_MEM_ERROR ? CBAS_ENOMEM : CBAS_EINTERNAL, "%s: deflateInit failed (%d)", path, zr);
   }
   w->z_ready = 1;
   w->level = level;
+  w->strategy = strategy;
   uLong bound = deflateBound(&w->zs, (uLong)(w->row_bytes * w->rps));
   w->out_cap = bound < GT_DEFLATE_OUT_CAP ? (size_t)bound : GT_DEFLATE_OUT_CAP;
   /* The float32 byte-plane row is only used before deflating starts: it shares the block. */
@@ -865,6 +867,7 @@ int gt_create(cbas_ctx *ctx, const char *path, const gt_wopts *o, gt_writer **ou
   if (o->type != GT_F32 && o->type != GT_U8)
     return ctx_fail(ctx, CBAS_EUSAGE, "%s: can only write float32 or uint8, not %s", path, gt_type_name(o->type));
   if (o->zlevel < 0 || o->zlevel > 9) return ctx_fail(ctx, CBAS_EUSAGE, "%s: deflate level %d not in 1..9", path, o->zlevel);
+  if (o->zrle && o->legacy_encode) return ctx_fail(ctx, CBAS_EUSAGE, "%s: Z_RLE needs the writer's own encoder", path);
   if (o->geo.has_gt && o->geo.epsg != 0 && o->geo.epsg != 4326)
     return ctx_fail(ctx, CBAS_EUSAGE, "%s: only EPSG:4326 can be written, not EPSG:%d", path, o->geo.epsg);
   size_t es = gt_type_size(o->type);
@@ -891,7 +894,8 @@ int gt_create(cbas_ctx *ctx, const char *path, const gt_wopts *o, gt_writer **ou
   w->buf = budget_alloc(ctx, w->row_bytes * rps, what);
   if (!w->buf) { gt_abort(ctx, w); return ctx->status; }
   snprintf(w->io.path, sizeof w->io.path, "%s", path);
-  if (!o->legacy_encode && encoder_init(ctx, w, o->zlevel ? o->zlevel : GT_DEFAULT_ZLEVEL, path)) { gt_abort(ctx, w); return ctx->status; }
+  if (!o->legacy_encode && encoder_init(ctx, w, o->zlevel ? o->zlevel : GT_DEFAULT_ZLEVEL,
+                                        o->zrle ? Z_RLE : Z_DEFAULT_STRATEGY, path)) { gt_abort(ctx, w); return ctx->status; }
   if (afile_open(ctx, &w->af, path)) { gt_abort(ctx, w); return ctx->status; }
   w->io.fd = w->af.fd;
   /* BigTIFF when the uncompressed data alone would not fit the 4 GiB offsets of classic TIFF
@@ -1202,7 +1206,7 @@ static int encode_parallel(cbas_ctx *ctx, gt_writer *w, const void *src, uint32_
   for (; n_zs < nw; n_zs++, p += per_zs) {
     zp[n_zs] = &zs[n_zs];
     z_arena_attach(&zs[n_zs], &arena[n_zs], p, per_zs);
-    if (deflateInit(&zs[n_zs], w->level) != Z_OK) break;
+    if (deflateInit2(&zs[n_zs], w->level, Z_DEFLATED, 15, 8, w->strategy) != Z_OK) break;
   }
   if (n_zs < nw) {
     for (int i = 1; i < n_zs; i++) deflateEnd(&zs[i]);

@@ -122,6 +122,9 @@ typedef struct fctx {
   float min_ngap;
   fstore st;
   fstore inc;                 /* cum.tif decoded once, [row][epoch][x], when several sweeps read it */
+  tsfilt_sref ref;            /* spatial weight sums of the mask's NaN pattern (if ref_mem) */
+  void *ref_mem;
+  size_t wd_stride;           /* doubles of per-worker scratch: sconv scratch + S row */
   float *med;                 /* [n] */
   /* per-worker scratch: w floats x 7 (0 data/fit, 1 hp, 2-4 temporal, 5 v, 6 out) + w doubles x 4 */
   float *wf;
@@ -129,7 +132,10 @@ typedef struct fctx {
 } fctx;
 
 static float *wk_f(const fctx *f, int worker, int k) { return f->wf + ((size_t)worker * 7 + (size_t)k) * f->w; }
-static double *wk_d(const fctx *f, int worker, int k) { return f->wd + ((size_t)worker * 4 + (size_t)k) * f->w; }
+/* per-worker doubles: [0, d) the spatial filter's scratch (d = tsfilt_sconv_scratch_doubles),
+ * [d, d + w) the filtered row S (also the reference builder's output row) */
+static double *wk_scr(const fctx *f, int worker) { return f->wd + (size_t)worker * f->wd_stride; }
+static double *wk_S(const fctx *f, int worker) { return wk_scr(f, worker) + f->wd_stride - f->w; }
 
 static int in_est_area(const fctx *f, uint32_t x, uint32_t y) {
   if (f->has_rng && !(x >= f->rng.x0 && x < f->rng.x1 && y >= f->rng.y0 && y < f->rng.y1)) return 0;
@@ -284,7 +290,7 @@ static int sweep_chan(void *ud, long c, int worker) {
   chan *ch = &s->ch[c];
   uint32_t w = f->w;
   float *hp = wk_f(f, worker, 1), *tsc = wk_f(f, worker, 2), *v = wk_f(f, worker, 5), *out = wk_f(f, worker, 6);
-  double *scr = wk_d(f, worker, 0), *S = wk_d(f, worker, 2);
+  double *scr = wk_scr(f, worker), *S = wk_S(f, worker);
   for (uint32_t r = 0; r < s->ny; r++) {
     uint32_t y = s->y0 + r;
     const float *rowcum = s->in + (size_t)r * (size_t)ne * w;
@@ -343,6 +349,7 @@ static void chan_setup(fctx *f, chan *c, char *region) {
   char *p = region;
   if (f->spatial) {
     tsfilt_sconv_init(&c->sc, f->w, f->l, f->half, f->kx, f->ky, p);
+    if (f->ref_mem) tsfilt_sconv_use_ref(&c->sc, &f->ref);
     p += (tsfilt_sconv_bytes(f->w, f->l, f->half) + 63) / 64 * 64;
     c->ring = (float *)p;
     p += ((size_t)f->n_slot * f->w * 4 + 63) / 64 * 64;
@@ -409,6 +416,26 @@ static int cache_input(fctx *f, float *buf, uint32_t rows) {
   return ctx->status;
 }
 
+/* The weight sums of the spatial filter depend only on where its input is NaN, which for
+ * every epoch is where the mask is (LiCSBAS filters cum * mask; cum itself is NaN at all
+ * epochs or none). They are built once from the mask's rows (through buf: rows x w floats)
+ * with the filter ring of region and shared by every channel (tsfilt_sref): the weight half
+ * of each epoch's convolution is skipped, with the same bits (an epoch whose NaNs differ in
+ * some rows computes those windows itself). */
+static int build_ref(fctx *f, char *region, float *buf, uint32_t rows) {
+  cbas_ctx *ctx = f->ctx;
+  tsfilt_sconv sc;
+  tsfilt_sconv_init(&sc, f->w, f->l, f->half, f->kx, f->ky, region);
+  tsfilt_sref_init(&f->ref, f->w, f->l, f->ref_mem);
+  double *scr = wk_scr(f, 0);
+  for (uint32_t y0 = 0; y0 < f->l; y0 += rows) {
+    uint32_t ny = f->l - y0 < rows ? f->l - y0 : rows;
+    if (read_mask(f, y0, ny, buf)) return ctx->status;
+    for (uint32_t r = 0; r < ny; r++) tsfilt_sref_push(&f->ref, &sc, buf + (size_t)r * f->w, scr);
+  }
+  return 0;
+}
+
 static int filter_sweeps(fctx *f, int *n_sweep) {
   cbas_ctx *ctx = f->ctx;
   uint32_t w = f->w;
@@ -417,6 +444,12 @@ static int filter_sweeps(fctx *f, int *n_sweep) {
   uint64_t in_row = (uint64_t)w * 4 * ((uint64_t)f->n + 2);
   uint64_t per_chan = chan_region(f) + sizeof(chan);
   uint64_t slack = 512u << 10;
+  /* shared weight sums (9 bytes a pixel) when they take at most an eighth of the budget and a
+   * quarter of what is left: a city, not a whole frame at the default budget */
+  uint64_t ref_bytes = tsfilt_sref_bytes(w, f->l);
+  if (f->spatial && f->n > 1 && !f->p->no_shared_weights && ref_bytes <= ctx->budget->limit / 8 &&
+      ref_bytes <= budget_avail(ctx) / 4)
+    f->ref_mem = budget_alloc(ctx, ref_bytes, "shared filter weights");
   if (budget_require(ctx, per_chan + in_row + slack, "one epoch's filter ring")) return ctx->status;
   uint64_t avail = budget_avail(ctx) - slack;
   uint32_t rows = (uint32_t)((avail / 4) / in_row);
@@ -450,6 +483,7 @@ static int filter_sweeps(fctx *f, int *n_sweep) {
   char *slab = budget_alloc(ctx, (size_t)g * chan_region(f), "filter rings");
   chan *ch = calloc((size_t)g, sizeof *ch);
   if (!ch) ctx_fail(ctx, CBAS_ENOMEM, "out of memory");
+  if (f->ref_mem && !ctx->status) build_ref(f, slab, mask, rows);
   if (cached && !ctx->status) cache_input(f, in, rows);
   *n_sweep = 0;
   for (int e0 = 0; e0 < f->n && !ctx->status; e0 += g) {
@@ -818,7 +852,8 @@ static int setup(fctx *f) {
   /* per-worker scratch */
   f->n_workers = ctx->n_threads < 1 ? 1 : ctx->n_threads;
   f->wf = budget_alloc(ctx, (size_t)f->n_workers * 7 * f->w * 4, "thread scratch");
-  f->wd = budget_alloc(ctx, (size_t)f->n_workers * 4 * f->w * 8, "thread scratch");
+  f->wd_stride = (f->spatial ? tsfilt_sconv_scratch_doubles(f->w, f->half) : 0) + f->w;
+  f->wd = budget_alloc(ctx, (size_t)f->n_workers * f->wd_stride * 8, "thread scratch");
   return ctx->status;
 }
 
@@ -832,6 +867,7 @@ static void teardown(fctx *f) {
   budget_free(ctx, f->tf_mem);
   budget_free(ctx, f->wf);
   budget_free(ctx, f->wd);
+  budget_free(ctx, f->ref_mem);
   budget_free(ctx, f->st.mem);
   if (f->st.file_open) afile_abort(&f->st.f);
   if (f->inc.file_open) afile_abort(&f->inc.f);
@@ -888,6 +924,7 @@ int filt_run(cbas_ctx *ctx, const tsdir *t, const stack_meta *m, const filt_para
     out->n_sweep = n_sweep;
     out->cube_in_memory = f.st.mem != NULL;
     out->input_cached = f.inc.file_open;
+    out->shared_weights = f.ref_mem != NULL;
   }
   if (f.st.file_open && p->keep_work) {
     f.st.file_open = 0;

@@ -186,10 +186,11 @@ int tsdir_result_create(cbas_ctx *ctx, const tsdir *t, const stack_meta *m, cons
   o.has_nodata = 1;
   o.nodata = NAN;
   o.band_desc = band_desc;
-  /* Time-series cubes (cum, cum_filt): the noisy low mantissa bits of float32 millimetres do
-   * not compress, so deflate level 1 makes files only ~2% larger than GDAL's level 6 at about
-   * a third of the CPU (measured on the sample: invert -30%, filter -15% of their CPU). */
-  if (o.bands > 1) o.zlevel = 1;
+  /* Deflate with runs only (Z_RLE): with the floating-point predictor the low mantissa bytes
+   * of float32 millimetres never match, so string matching buys nothing. Measured on the
+   * sample (81 epochs): cum.tif 19.0 MB at level 1 -> 18.3 MB, single-band results 1.3 %
+   * larger than level 6; invert 1.29 -> 1.00 s CPU, filter 1.71 -> 1.49 s. */
+  o.zrle = 1;
   return gt_create(ctx, p, &o, out);
 }
 
@@ -203,10 +204,11 @@ int tsdir_result_open(cbas_ctx *ctx, const tsdir *t, const stack_meta *m, const 
   if (gt_open(ctx, p, out)) return ctx->status;
   const gt_info *gi = gt_get_info(*out);
   if (gi->width != m->width || gi->height != m->length) {
+    uint32_t gw = gi->width, gh = gi->height; /* gi goes with the reader */
     gt_close(ctx, *out);
     *out = NULL;
     return ctx_fail(ctx, CBAS_EFORMAT, "%s: %ux%u pixels, the stack is %ux%u (a result of another stack?)", p,
-                    gi->width, gi->height, m->width, m->length);
+                    gw, gh, m->width, m->length);
   }
   return 0;
 }

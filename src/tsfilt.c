@@ -202,23 +202,58 @@ void tsfilt_kernel_1d(double sigma, int half, double *k) {
 
 enum { ROW_EMPTY = 0, ROW_PARTIAL = 1, ROW_FULL = 2 };
 
-/* y1 += k*x1 and y2 += k*x2 over n elements. Written four elements per step so that -O2's
- * basic-block vectoriser packs it (the plain loop is only vectorised at -O3); every element
- * is still one multiply and one add, so results do not depend on the unrolling. */
-static void axpy2(double k, const double *restrict x1, const double *restrict x2,
-                  double *restrict y1, double *restrict y2, size_t n) {
-  size_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    double a0 = y1[i] + k * x1[i], a1 = y1[i + 1] + k * x1[i + 1];
-    double a2 = y1[i + 2] + k * x1[i + 2], a3 = y1[i + 3] + k * x1[i + 3];
-    double b0 = y2[i] + k * x2[i], b1 = y2[i + 1] + k * x2[i + 1];
-    double b2 = y2[i + 2] + k * x2[i + 2], b3 = y2[i + 3] + k * x2[i + 3];
-    y1[i] = a0; y1[i + 1] = a1; y1[i + 2] = a2; y1[i + 3] = a3;
-    y2[i] = b0; y2[i + 1] = b1; y2[i + 2] = b2; y2[i + 3] = b3;
+/* The kernels are symmetric (k[h-d] == k[h+d] bit for bit: both are exp(-a*d*d)/sum), so each
+ * output sums its taps as k[h]*v[0] + sum over d = 1..h of k[h+d]*(v[-d] + v[+d]), d
+ * ascending: one multiply per pair of taps. Every output element is computed with that one
+ * sequence of operations whichever routine below computes it (fused or not, unrolled or not),
+ * so the weight sums of the reference pattern (tsfilt_sref) are bit-identical to the ones a
+ * channel would compute itself. The loops are written four elements per step so that -O2's
+ * basic-block vectoriser packs them. */
+
+/* Horizontal pass of one row: out[x] = sum_d k[d+h] * vp[x + h + d], vp padded with h zeros
+ * on both sides (zero padding of data and weights, as convolve_fft's psf_pad with
+ * fill_value=nan). */
+static void xconv(const double *k, int h, const double *restrict vp, double *restrict out, uint32_t w) {
+  const double kc = k[h];
+  const double *c = vp + h;
+  size_t x = 0;
+  for (; x + 4 <= w; x += 4) {
+    out[x] = kc * c[x]; out[x + 1] = kc * c[x + 1]; out[x + 2] = kc * c[x + 2]; out[x + 3] = kc * c[x + 3];
   }
-  for (; i < n; i++) {
-    y1[i] += k * x1[i];
-    y2[i] += k * x2[i];
+  for (; x < w; x++) out[x] = kc * c[x];
+  for (int d = 1; d <= h; d++) {
+    const double kd = k[h + d];
+    const double *lo = c - d, *hi = c + d;
+    for (x = 0; x + 4 <= w; x += 4) {
+      double a0 = out[x] + kd * (lo[x] + hi[x]), a1 = out[x + 1] + kd * (lo[x + 1] + hi[x + 1]);
+      double a2 = out[x + 2] + kd * (lo[x + 2] + hi[x + 2]), a3 = out[x + 3] + kd * (lo[x + 3] + hi[x + 3]);
+      out[x] = a0; out[x + 1] = a1; out[x + 2] = a2; out[x + 3] = a3;
+    }
+    for (; x < w; x++) out[x] = out[x] + kd * (lo[x] + hi[x]);
+  }
+}
+
+/* One tap pair of the vertical pass: y += k*(a + b), or y += k*a when b is NULL (the other row
+ * is outside the image or empty); y = k*a when first. */
+static void ytap(double k, const double *restrict a, const double *restrict b, double *restrict y, size_t n, int first) {
+  size_t i = 0;
+  if (first) {
+    for (; i < n; i++) y[i] = k * a[i];
+    return;
+  }
+  if (b) {
+    for (; i + 4 <= n; i += 4) {
+      double a0 = y[i] + k * (a[i] + b[i]), a1 = y[i + 1] + k * (a[i + 1] + b[i + 1]);
+      double a2 = y[i + 2] + k * (a[i + 2] + b[i + 2]), a3 = y[i + 3] + k * (a[i + 3] + b[i + 3]);
+      y[i] = a0; y[i + 1] = a1; y[i + 2] = a2; y[i + 3] = a3;
+    }
+    for (; i < n; i++) y[i] = y[i] + k * (a[i] + b[i]);
+  } else {
+    for (; i + 4 <= n; i += 4) {
+      double a0 = y[i] + k * a[i], a1 = y[i + 1] + k * a[i + 1], a2 = y[i + 2] + k * a[i + 2], a3 = y[i + 3] + k * a[i + 3];
+      y[i] = a0; y[i + 1] = a1; y[i + 2] = a2; y[i + 3] = a3;
+    }
+    for (; i < n; i++) y[i] = y[i] + k * a[i];
   }
 }
 
@@ -229,10 +264,10 @@ static int n_slots(uint32_t length, int half) {
 
 size_t tsfilt_sconv_bytes(uint32_t width, uint32_t length, int half) {
   size_t slots = (size_t)n_slots(length, half);
-  return 2 * align64(slots * width * sizeof(double)) + align64(slots);
+  return 2 * align64(slots * width * sizeof(double)) + align64(2 * slots);
 }
 
-size_t tsfilt_sconv_scratch_doubles(uint32_t width) { return 2 * (size_t)width; }
+size_t tsfilt_sconv_scratch_doubles(uint32_t width, int half) { return 3 * (size_t)width + 4 * (size_t)half; }
 
 void tsfilt_sconv_init(tsfilt_sconv *s, uint32_t width, uint32_t length, int half,
                        const double *kx, const double *ky, void *mem) {
@@ -242,6 +277,7 @@ void tsfilt_sconv_init(tsfilt_sconv *s, uint32_t width, uint32_t length, int hal
   s->n_slot = n_slots(length, half);
   s->kx = kx;
   s->ky = ky;
+  s->ref = NULL;
   size_t cells = (size_t)s->n_slot * width;
   char *p = mem;
   s->num = (double *)p;
@@ -249,35 +285,56 @@ void tsfilt_sconv_init(tsfilt_sconv *s, uint32_t width, uint32_t length, int hal
   s->den = (double *)p;
   p += align64(cells * sizeof(double));
   s->state = (uint8_t *)p;
+  s->lazy = s->state + s->n_slot;
   memset(s->state, ROW_EMPTY, (size_t)s->n_slot);
+  memset(s->lazy, 0, (size_t)s->n_slot);
   s->rows_in = 0;
+}
+
+void tsfilt_sconv_use_ref(tsfilt_sconv *s, const tsfilt_sref *ref) {
+  s->ref = ref && ref->width == s->width && ref->length == s->length ? ref : NULL;
+}
+
+/* The padded weight row (1 valid, 0 not) of reference row y into vp (w + 2h doubles). */
+static void ref_weights(const tsfilt_sref *r, uint32_t y, int h, double *vp) {
+  const uint8_t *v = r->valid + (size_t)y * r->width;
+  memset(vp, 0, (size_t)h * sizeof(double));
+  memset(vp + h + r->width, 0, (size_t)h * sizeof(double));
+  for (uint32_t x = 0; x < r->width; x++) vp[h + x] = v[x] ? 1.0 : 0.0;
 }
 
 void tsfilt_sconv_push(tsfilt_sconv *s, const float *row, double *scratch) {
   uint32_t w = s->width;
   int h = s->half;
-  size_t slot = s->rows_in % (uint32_t)s->n_slot;
+  uint32_t y = s->rows_in;
+  size_t slot = y % (uint32_t)s->n_slot;
   double *restrict num = s->num + slot * w, *restrict den = s->den + slot * w;
-  double *restrict v0 = scratch, *restrict m = scratch + w;
+  double *restrict vp = scratch, *restrict mp = scratch + w + 2 * (size_t)h;
   uint32_t n_valid = 0;
   s->rows_in++;
+  memset(vp, 0, (size_t)h * sizeof(double));
+  memset(vp + h + w, 0, (size_t)h * sizeof(double));
+  memset(mp, 0, (size_t)h * sizeof(double));
+  memset(mp + h + w, 0, (size_t)h * sizeof(double));
+  int match = s->ref != NULL;
+  const uint8_t *rv = match ? s->ref->valid + (size_t)y * w : NULL;
   for (uint32_t x = 0; x < w; x++) {
     int ok = row[x] == row[x];
-    v0[x] = ok ? (double)row[x] : 0.0;
-    m[x] = ok ? 1.0 : 0.0;
+    vp[h + x] = ok ? (double)row[x] : 0.0;
+    mp[h + x] = ok ? 1.0 : 0.0;
     n_valid += (uint32_t)ok;
+    if (match && ok != (rv[x] != 0)) match = 0;
   }
-  memset(num, 0, w * sizeof(double));
-  memset(den, 0, w * sizeof(double));
   s->state[slot] = !n_valid ? ROW_EMPTY : n_valid == w ? ROW_FULL : ROW_PARTIAL;
-  if (!n_valid) return;
-  /* d outer, x inner: every output sums its taps in the same order (d ascending) and the
-   * inner loop vectorises without reassociation. Taps outside the row are left out (zero
-   * padding of data and weights, as convolve_fft's psf_pad with fill_value=nan). */
-  for (int d = -h; d <= h; d++) {
-    long xs = d < 0 ? -d : 0, xe = d > 0 ? (long)w - d : (long)w;
-    if (xe > xs) axpy2(s->kx[d + h], v0 + xs + d, m + xs + d, num + xs, den + xs, (size_t)(xe - xs));
+  s->lazy[slot] = 0;
+  if (!n_valid) {
+    memset(num, 0, w * sizeof(double));
+    memset(den, 0, w * sizeof(double));
+    return;
   }
+  xconv(s->kx, h, vp, num, w);
+  if (match) s->lazy[slot] = 1; /* the reference's weights: computed when a window needs them */
+  else xconv(s->kx, h, mp, den, w);
 }
 
 uint32_t tsfilt_sconv_ready(const tsfilt_sconv *s, uint32_t y_next) {
@@ -286,21 +343,102 @@ uint32_t tsfilt_sconv_ready(const tsfilt_sconv *s, uint32_t y_next) {
   return lim > y_next ? lim - y_next : 0;
 }
 
-void tsfilt_sconv_pop(const tsfilt_sconv *s, uint32_t y, double *out, double *scratch) {
+/* Row r's slot, or -1 if r is outside the image or its row is empty. */
+static long slot_of(const tsfilt_sconv *s, long r) {
+  if (r < 0 || r >= (long)s->length) return -1;
+  size_t slot = (size_t)r % (size_t)s->n_slot;
+  return s->state[slot] == ROW_EMPTY ? -1 : (long)slot;
+}
+
+/* Vertical pass of rows[] (a window of horizontal sums, ring base `base`) into out. */
+static void ypass(const tsfilt_sconv *s, uint32_t y, const double *base, double *out) {
+  uint32_t w = s->width;
+  int h = s->half, first = 1;
+  long c = slot_of(s, (long)y);
+  if (c >= 0) {
+    ytap(s->ky[h], base + (size_t)c * w, NULL, out, w, 1);
+    first = 0;
+  }
+  for (int d = 1; d <= h; d++) {
+    long a = slot_of(s, (long)y - d), b = slot_of(s, (long)y + d);
+    if (a < 0 && b < 0) continue;
+    if (a < 0) { a = b; b = -1; }
+    if (first) { /* the first present row(s): y = k*a (+ k*b) in the same operation order */
+      memset(out, 0, w * sizeof(double));
+      first = 0;
+    }
+    ytap(s->ky[h + d], base + (size_t)a * w, b >= 0 ? base + (size_t)b * w : NULL, out, w, 0);
+  }
+  if (first) memset(out, 0, w * sizeof(double));
+}
+
+void tsfilt_sconv_pop(tsfilt_sconv *s, uint32_t y, double *out, double *scratch) {
   uint32_t w = s->width;
   int h = s->half;
-  double *restrict nv = scratch, *restrict dv = scratch + w;
-  memset(nv, 0, w * sizeof(double));
-  memset(dv, 0, w * sizeof(double));
-  for (int d = -h; d <= h; d++) {
-    long r = (long)y + d;
-    if (r < 0 || r >= (long)s->length) continue;
+  double *restrict nv = scratch, *restrict dv = scratch + w, *restrict mp = scratch + 2 * (size_t)w;
+  /* weight sums: the reference's row when every row of the window has the reference pattern
+   * (then every slot is lazy or empty-as-in-the-reference), else computed here, filling in
+   * the lazy slots' weights from the reference pattern first */
+  int all_ref = s->ref != NULL;
+  long r0 = (long)y - h < 0 ? 0 : (long)y - h, r1 = (long)y + h >= (long)s->length ? (long)s->length - 1 : (long)y + h;
+  for (long r = r0; r <= r1 && all_ref; r++) {
     size_t slot = (size_t)r % (size_t)s->n_slot;
-    if (s->state[slot] == ROW_EMPTY) continue;
-    axpy2(s->ky[d + h], s->num + slot * w, s->den + slot * w, nv, dv, w);
+    if (s->state[slot] == ROW_EMPTY) all_ref = s->ref->empty[r];
+    else all_ref = s->lazy[slot];
+  }
+  ypass(s, y, s->num, nv);
+  if (all_ref) {
+    memcpy(dv, s->ref->wsum + (size_t)y * w, w * sizeof(double));
+  } else {
+    for (long r = r0; r <= r1; r++) {
+      size_t slot = (size_t)r % (size_t)s->n_slot;
+      if (!s->lazy[slot]) continue;
+      ref_weights(s->ref, (uint32_t)r, h, mp);
+      xconv(s->kx, h, mp, s->den + slot * w, w);
+      s->lazy[slot] = 0;
+    }
+    ypass(s, y, s->den, dv);
   }
   /* astropy: weight < 10*eps -> 0; LiCSBAS: 0 -> NaN */
   for (uint32_t x = 0; x < w; x++) out[x] = dv[x] < 10 * DBL_EPSILON ? NAN : nv[x] / dv[x];
+}
+
+/* ---------------------------------------------------------------- shared weight sums */
+
+size_t tsfilt_sref_bytes(uint32_t width, uint32_t length) {
+  return align64((size_t)width * length * sizeof(double)) + align64((size_t)width * length) + align64(length);
+}
+
+void tsfilt_sref_init(tsfilt_sref *r, uint32_t width, uint32_t length, void *mem) {
+  char *p = mem;
+  r->width = width;
+  r->length = length;
+  r->wsum = (double *)p;
+  p += align64((size_t)width * length * sizeof(double));
+  r->valid = (uint8_t *)p;
+  p += align64((size_t)width * length);
+  r->empty = (uint8_t *)p;
+  r->rows_in = 0;
+  r->y_next = 0;
+}
+
+void tsfilt_sref_push(tsfilt_sref *r, tsfilt_sconv *s, const float *row, double *scratch) {
+  uint32_t y = r->rows_in++;
+  uint8_t *v = r->valid + (size_t)y * r->width;
+  int any = 0;
+  for (uint32_t x = 0; x < r->width; x++) {
+    v[x] = row[x] == row[x];
+    any |= v[x];
+  }
+  r->empty[y] = !any;
+  s->ref = NULL; /* the builder computes every weight itself */
+  tsfilt_sconv_push(s, row, scratch);
+  double *out = scratch + tsfilt_sconv_scratch_doubles(r->width, s->half);
+  for (uint32_t k = tsfilt_sconv_ready(s, r->y_next); k; k--, r->y_next++) {
+    tsfilt_sconv_pop(s, r->y_next, out, scratch);
+    /* pop leaves the weight sums in scratch[w, 2w) */
+    memcpy(r->wsum + (size_t)r->y_next * r->width, scratch + r->width, r->width * sizeof(double));
+  }
 }
 
 /* ---------------------------------------------------------------- deramp / hgt-linear */

@@ -127,6 +127,10 @@ typedef struct gt_wopts {
   const char *const *band_desc;  /* NULL or `bands` strings (e.g. dates YYYYMMDD) */
   uint32_t rows_per_strip;       /* 0 = as GDAL: max(1, 8192 / bytes per row) */
   int zlevel;                    /* 0 = default 6; 1..9 */
+  int zrle;                      /* deflate with zlib's Z_RLE strategy (runs only, no string
+                                    matching): the same format, read by any inflater; for
+                                    float32 with the floating-point predictor ~4x faster than
+                                    level 1 and no larger (the low mantissa bytes never match) */
   int legacy_encode;             /* tests only: encode through libtiff (TIFFWriteEncodedStrip,
                                     its codec's buffers outside the budget) instead of the
                                     writer's own predictor + deflate; the bytes are the same */

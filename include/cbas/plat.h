@@ -46,6 +46,10 @@ double plat_now(void);                 /* monotonic seconds */
 int plat_isatty(int fd);               /* 1 if fd is a terminal */
 uint64_t plat_peak_rss(void);          /* peak resident set size of this process, bytes */
 int plat_pid(void);
+/* Large zero-filled blocks straight from the OS (page-aligned, 2 MiB-aligned where possible,
+ * huge pages where the OS offers them); NULL if refused. Free with the size allocated. */
+void *plat_big_alloc(size_t n);
+void plat_big_free(void *p, size_t n);
 int plat_pid_alive(int pid);          /* 1 if a process with this id exists */
 /* Current working directory into buf (NUL-terminated); ERANGE-like error if cap is too small. */
 int plat_getcwd(char *buf, size_t cap);

@@ -48,6 +48,7 @@ typedef struct filt_params {
   int keep_work;         /* keep TSDIR/work/16cum_filt.f32 (tests) */
   uint64_t force_file;   /* tests: 1 = always use the work file for the filtered cube */
   int no_input_cache;    /* tests: 1 = every sweep decodes cum.tif (no TSDIR/work/16cum.f32) */
+  int no_shared_weights; /* tests: 1 = every epoch computes its own spatial weight sums */
 } filt_params;
 
 typedef struct filt_result {
@@ -58,6 +59,7 @@ typedef struct filt_result {
   int n_sweep;             /* filter sweeps (epoch groups) */
   int cube_in_memory;      /* 1 if the filtered cube was held in memory */
   int input_cached;        /* 1 if cum.tif was decoded once into TSDIR/work/16cum.f32 */
+  int shared_weights;      /* 1 if the mask's spatial weight sums were built once and shared */
 } filt_result;
 
 void filt_params_default(filt_params *p);

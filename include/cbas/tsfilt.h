@@ -89,30 +89,59 @@ void tsfilt_kernel_1d(double sigma, int half, double *k);
 /* Separable normalised convolution of one width x length image fed row by row: the object
  * keeps the horizontal sums of the last min(2*half+1, length) rows. Several images (epochs)
  * use one object each, so they can progress independently on different threads.
- * Memory (tsfilt_sconv_bytes): n_slot*width*16 bytes of ring + n_slot flags (64-byte aligned
- * pieces), n_slot = min(2*half+1, length). Per call scratch: tsfilt_sconv_scratch_doubles(width)
- * doubles (one per thread). */
+ * Each output is num/den, num the kernel-weighted sum of the valid values, den the sum of the
+ * weights of the valid taps. den depends only on where the NaNs are, so images sharing their
+ * NaN pattern (the epochs of a masked time series) can take it from a tsfilt_sref built once:
+ * tsfilt_sconv_use_ref(s, ref) makes push skip the weights of a row whose pattern is the
+ * reference's row, and pop copy the reference's sums when every row of its window matches
+ * (computing the skipped weights when one does not). Outputs are bit-identical either way.
+ * Memory (tsfilt_sconv_bytes): n_slot*width*16 bytes of ring + 2*n_slot flags (64-byte aligned
+ * pieces), n_slot = min(2*half+1, length). Per call scratch:
+ * tsfilt_sconv_scratch_doubles(width, half) doubles (one per thread). */
+typedef struct tsfilt_sref tsfilt_sref;
 typedef struct tsfilt_sconv {
   uint32_t width, length;
   int half, n_slot;
   const double *kx, *ky;      /* 2*half+1 each, owned by the caller */
   double *num, *den;          /* [slot][width] horizontal sums */
   uint8_t *state;             /* [slot]: row empty / partly valid / all valid */
+  uint8_t *lazy;              /* [slot]: den not computed (the row has the reference pattern) */
+  const tsfilt_sref *ref;     /* NULL, or shared weight sums */
   uint32_t rows_in;           /* rows pushed so far */
 } tsfilt_sconv;
 
 size_t tsfilt_sconv_bytes(uint32_t width, uint32_t length, int half);
-size_t tsfilt_sconv_scratch_doubles(uint32_t width);
+size_t tsfilt_sconv_scratch_doubles(uint32_t width, int half);
 void tsfilt_sconv_init(tsfilt_sconv *s, uint32_t width, uint32_t length, int half,
                        const double *kx, const double *ky, void *mem);
+/* Takes the weight sums of ref (complete, same size) where the NaN pattern is ref's; NULL: none. */
+void tsfilt_sconv_use_ref(tsfilt_sconv *s, const tsfilt_sref *ref);
 /* Pushes row s->rows_in (width values, NaN = invalid). */
 void tsfilt_sconv_push(tsfilt_sconv *s, const float *row, double *scratch);
 /* Number of rows that can be popped from y_next on: rows y with y + half < rows_in, or every
  * remaining row once all length rows are in. Pop each row as soon as it is ready (before the
  * next push), in order: the ring holds only the rows the next output needs. */
 uint32_t tsfilt_sconv_ready(const tsfilt_sconv *s, uint32_t y_next);
-/* Output row y: out[x] = S (double), NaN where the weight sum < 10*DBL_EPSILON. */
-void tsfilt_sconv_pop(const tsfilt_sconv *s, uint32_t y, double *out, double *scratch);
+/* Output row y: out[x] = S (double), NaN where the weight sum < 10*DBL_EPSILON. Leaves the
+ * weight sums of the row in scratch[width, 2*width). */
+void tsfilt_sconv_pop(tsfilt_sconv *s, uint32_t y, double *out, double *scratch);
+
+/* Weight sums of a reference NaN pattern, for every output row: built by pushing the rows of
+ * one image (only where its values are NaN matters) through a fresh tsfilt_sconv of the same
+ * geometry. Memory (tsfilt_sref_bytes): width*length*9 + length bytes (64-byte aligned
+ * pieces). Push scratch: tsfilt_sconv_scratch_doubles(width, half) + width doubles. */
+struct tsfilt_sref {
+  uint32_t width, length;
+  double *wsum;               /* [length][width] */
+  uint8_t *valid;             /* [length][width] 1 where the reference row is valid */
+  uint8_t *empty;             /* [length] 1 where it has no valid value */
+  uint32_t rows_in, y_next;
+};
+size_t tsfilt_sref_bytes(uint32_t width, uint32_t length);
+void tsfilt_sref_init(tsfilt_sref *r, uint32_t width, uint32_t length, void *mem);
+/* Pushes the reference's next row through s (initialised, not used elsewhere meanwhile). The
+ * reference is complete when all length rows are in. */
+void tsfilt_sref_push(tsfilt_sref *r, tsfilt_sconv *s, const float *row, double *scratch);
 
 /* ---------------------------------------------------------------- deramp / hgt-linear (§10.2) */
 

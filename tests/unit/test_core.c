@@ -42,6 +42,57 @@ static void test_budget_limits(void) {
   ctx_free(&ctx);
 }
 
+/* Freed large blocks are kept and handed back to a request of 80-100 % of their size, never
+ * counted as in use; kept + in use never exceeds the limit (a request needing the room
+ * releases them); small blocks are not kept; blocks from 4 MB up (mapped directly) work like
+ * the others, and a tiny budget keeps nothing. */
+static void test_budget_reuse(void) {
+  cbas_ctx ctx;
+  CHECK(ctx_init(&ctx, 64u << 20, 1) == 0); /* keeps up to 4 MB */
+  cbas_budget *b = ctx.budget;
+  char *a = budget_alloc(&ctx, 300000, "a");
+  CHECK(a != NULL);
+  memset(a, 0x5a, 300000);
+  budget_free(&ctx, a);
+  CHECK_EQ_INT(b->used, 0);
+  CHECK_EQ_INT(b->n_cached, 1);
+  CHECK(b->cached >= 300000 && b->cached < 300000 + 256);
+  char *a2 = budget_alloc(&ctx, 260000, "a2"); /* 87 %: served by the kept block */
+  CHECK(a2 == a);
+  CHECK_EQ_INT(b->n_cached, 0);
+  CHECK(b->used >= 300000); /* in use with the size it holds */
+  budget_free(&ctx, a2);
+  CHECK_EQ_INT(b->used, 0);
+  char *c = budget_alloc(&ctx, 200000, "c"); /* 67 %: a new block */
+  CHECK(c != a);
+  CHECK_EQ_INT(b->n_cached, 1);
+  budget_free(&ctx, c);
+  CHECK_EQ_INT(b->n_cached, 2);
+  void *small = budget_alloc(&ctx, 1000, "small");
+  budget_free(&ctx, small);
+  CHECK_EQ_INT(b->n_cached, 2);
+  /* a request needing the room: kept blocks go first, the limit holds */
+  void *big = budget_alloc(&ctx, (64u << 20) - 400000, "big");
+  CHECK(big != NULL);
+  CHECK(b->used + b->cached <= b->limit);
+  CHECKF(b->n_cached <= 1, "%d kept", b->n_cached);
+  memset(big, 1, (64u << 20) - 400000); /* mapped directly (>= 4 MB) and writable */
+  budget_free(&ctx, big);
+  CHECK_EQ_INT(b->used, 0);
+  /* more than the cap (4 MB here) is never kept */
+  void *blk[6];
+  for (int i = 0; i < 6; i++) blk[i] = budget_alloc(&ctx, 1u << 20, "1M");
+  for (int i = 0; i < 6; i++) budget_free(&ctx, blk[i]);
+  CHECKF(b->cached <= (4u << 20) && b->n_cached <= BUDGET_CACHE_N, "%llu kept in %d", (unsigned long long)b->cached,
+         b->n_cached);
+  ctx_free(&ctx);
+  CHECK(ctx_init(&ctx, 512u << 10, 1) == 0); /* cap 32 kB: nothing kept */
+  a = budget_alloc(&ctx, 100000, "a");
+  budget_free(&ctx, a);
+  CHECK_EQ_INT(ctx.budget->n_cached, 0);
+  ctx_free(&ctx);
+}
+
 static void test_budget_fail_after(void) {
   cbas_ctx ctx;
   CHECK(ctx_init(&ctx, 64 << 20, 1) == 0);
@@ -156,6 +207,7 @@ static void test_listdir_sorted(void) {
 int main(void) {
   RUN(test_parse_size);
   RUN(test_budget_limits);
+  RUN(test_budget_reuse);
   RUN(test_budget_fail_after);
   RUN(test_afile_commit_and_faults);
   RUN(test_afile_sweep);

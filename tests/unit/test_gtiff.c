@@ -1047,6 +1047,76 @@ static void test_write_parallel_identical(void) {
   }
 }
 
+/* Reads band b of p whole (gt_read: libtiff's decoder) as float64 into a malloc'd array. */
+static double *read_all(cbas_ctx *ctx, const char *p, uint32_t b) {
+  gt_reader *r;
+  if (gt_open(ctx, p, &r)) return NULL;
+  const gt_info *in = gt_get_info(r);
+  double *d = malloc(sizeof *d * in->width * in->height);
+  if (gt_read(ctx, r, b, 0, 0, in->width, in->height, GT_F64, d, in->width)) { free(d); d = NULL; }
+  gt_close(ctx, r);
+  return d;
+}
+static long file_size(const char *p) {
+  FILE *f = fopen(p, "rb");
+  if (!f) return -1;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fclose(f);
+  return n;
+}
+
+/* gt_wopts.zrle (Z_RLE deflate, the results' setting): the file decodes (libtiff) to exactly the
+ * pixels of the default-strategy file libtiff itself writes, every band; 1 and 4 threads give
+ * the same bytes; noisy float32 is no larger than with level 1's string matching; and it is
+ * refused with the libtiff encoder. */
+static void test_write_rle(void) {
+  const enc_case c[] = {
+      {324, 40, 81, GT_F32, 0, 1, 17, 0.5}, /* cum.tif's layout */
+      {300, 29, 3, GT_F32, 4, 6, 29, 1e-3}, /* smooth, 4-row strips, short last */
+      {777, 30, 2, GT_U8, 1, 6, 4, 0.2},
+  };
+  for (size_t k = 0; k < sizeof c / sizeof c[0]; k++) {
+    gt_wopts o = enc_case_opts(&c[k]);
+    char p_ref[1200], p1[1200], p4[1200];
+    snprintf(p_ref, sizeof p_ref, "%s", check_path("rle_ref.tif"));
+    snprintf(p1, sizeof p1, "%s", check_path("rle_t1.tif"));
+    snprintf(p4, sizeof p4, "%s", check_path("rle_t4.tif"));
+    cbas_ctx c1, c4;
+    CHECK(ctx_init(&c1, 64 << 20, 1) == 0);
+    CHECK(ctx_init(&c4, 64 << 20, 4) == 0);
+    CHECKF(write_case(&c1, p_ref, o, 1, c[k].chunk, c[k].noise) == 0, "case %zu: %s", k, c1.msg);
+    o.zrle = 1;
+    CHECKF(write_case(&c1, p1, o, 0, c[k].chunk, c[k].noise) == 0, "case %zu: %s", k, c1.msg);
+    CHECKF(write_case(&c4, p4, o, 0, c[k].chunk, c[k].noise) == 0, "case %zu: %s", k, c4.msg);
+    CHECKF(check_sh("cmp '%s' '%s'", p1, p4) == 0, "case %zu: 1 and 4 threads differ", k);
+    CHECKF(check_sh("cmp -s '%s' '%s'", p1, p_ref) != 0, "case %zu: Z_RLE gave the default stream", k);
+    long bad = 0;
+    for (uint32_t b = 0; b < c[k].bands; b++) {
+      double *a = read_all(&c1, p1, b), *e = read_all(&c1, p_ref, b);
+      CHECKF(a && e, "case %zu band %u: %s", k, b, c1.msg);
+      for (size_t i = 0; a && e && i < (size_t)c[k].w * c[k].h; i++)
+        if (isnan(e[i]) ? !isnan(a[i]) : a[i] != e[i]) bad++;
+      free(a);
+      free(e);
+    }
+    CHECKF(bad == 0, "case %zu: %ld pixels differ", k, bad);
+    if (k == 0) {
+      o.zrle = 0;
+      CHECK(write_case(&c1, p4, o, 0, c[k].chunk, c[k].noise) == 0); /* level 1, default strategy */
+      CHECKF(file_size(p1) <= file_size(p4), "Z_RLE %ld bytes, level 1 %ld", file_size(p1), file_size(p4));
+      o.zrle = 1;
+      CHECK(write_case(&c1, p4, o, 1, c[k].chunk, c[k].noise) == CBAS_EUSAGE);
+      CHECKF(strstr(c1.msg, "Z_RLE") != NULL, "%s", c1.msg);
+      ctx_clear_error(&c1);
+    }
+    CHECK_EQ_INT(c1.budget->used, 0);
+    CHECK_EQ_INT(c4.budget->used, 0);
+    ctx_free(&c1);
+    ctx_free(&c4);
+  }
+}
+
 /* A file written by libtiff itself (deflate, the given predictor, rps-row strips, chunky) of
  * w x h x bands samples of type t (libtiff's bits/format), sample value val(x, y, b). */
 static int write_libtiff(const char *path, const char *mode, uint32_t w, uint32_t h, uint16_t bands, gt_type t,
@@ -1287,6 +1357,7 @@ int main(int argc, char **argv) {
   RUN(test_write_matches_libtiff_encoder);
   RUN(test_writer_memory);
   RUN(test_write_parallel_identical);
+  RUN(test_write_rle);
   RUN(test_read_bands_parallel);
   RUN(test_write_samples);
   return check_done();

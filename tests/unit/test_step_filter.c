@@ -245,13 +245,15 @@ static void test_hgt_nomask_notime_vs_licsbas(void) {
 }
 
 /* Same outputs, bit for bit, whatever the threads, the budget (sweep grouping, block rows),
- * the cube's home (memory or TSDIR/work file) and the input's (decoded once into a work file,
- * or decoded again by every sweep). */
+ * the cube's home (memory or TSDIR/work file), the input's (decoded once into a work file,
+ * or decoded again by every sweep) and the spatial weight sums (shared from the mask's NaN
+ * pattern, or computed by every epoch; the fixture's epochs have NaNs of their own). */
 static void test_threads_and_memory_invariance(void) {
-  enum { NRUN = 4 };
-  const char *names[NRUN] = {"inv_a", "inv_b", "inv_c", "inv_d"};
-  uint64_t mem[NRUN] = {256u << 20, 3u << 20, 256u << 20, 3u << 20};
-  int thr[NRUN] = {1, 2, 2, 2}, file[NRUN] = {0, 1, 1, 1}, nocache[NRUN] = {0, 0, 0, 1};
+  enum { NRUN = 5 };
+  const char *names[NRUN] = {"inv_a", "inv_b", "inv_c", "inv_d", "inv_e"};
+  uint64_t mem[NRUN] = {256u << 20, 3u << 20, 256u << 20, 3u << 20, 256u << 20};
+  int thr[NRUN] = {1, 2, 2, 2, 2}, file[NRUN] = {0, 1, 1, 1, 0}, nocache[NRUN] = {0, 0, 0, 1, 0};
+  int noshare[NRUN] = {0, 0, 0, 0, 1};
   filt_result res[NRUN];
   for (int k = 0; k < NRUN; k++) {
     cbas_ctx ctx;
@@ -266,6 +268,7 @@ static void test_threads_and_memory_invariance(void) {
     p.hgt_linear = 1;
     p.force_file = (uint64_t)file[k];
     p.no_input_cache = nocache[k];
+    p.no_shared_weights = noshare[k];
     CHECKF(filt_run(&ctx, &f.t, &f.m, &p, &res[k]) == 0, "run %d: %s", k, ctx.msg);
     free(f.cum);
     ctx_free(&ctx);
@@ -274,6 +277,7 @@ static void test_threads_and_memory_invariance(void) {
          res[0].cube_in_memory, res[1].cube_in_memory, res[2].cube_in_memory);
   CHECK(res[1].n_sweep > 1 && res[3].n_sweep > 1);
   CHECK(res[1].input_cached && !res[3].input_cached && !res[0].input_cached);
+  CHECK(res[0].shared_weights && res[2].shared_weights && !res[4].shared_weights);
   CHECK(res[0].cube_in_memory && !res[1].cube_in_memory && !res[2].cube_in_memory);
   static const char *outs[] = {"results/cum_filt.tif", "results/vel.filt.tif", "results/vintercept.filt.tif",
                                "results/vel.filt.mskd.tif", "info/16ref.txt", "info/16parameters.txt",
