@@ -123,7 +123,7 @@ int png_open(cbas_ctx *ctx, const char *path, const png_opts *o, png_writer **ou
   w->zs.zalloc = z_alloc;
   w->zs.zfree = z_free;
   w->zs.opaque = w;
-  int zr = deflateInit(&w->zs, o->zlevel ? o->zlevel : 6);
+  int zr = deflateInit(&w->zs, o->zlevel ? o->zlevel : PNG_DEFAULT_ZLEVEL);
   if (zr != Z_OK) {
     if (!ctx->status) ctx_fail(ctx, CBAS_ENOMEM, "%s: deflateInit failed (%d)", path, zr);
     png_abort(ctx, w);
@@ -162,29 +162,40 @@ static void filter_row(png_writer *w) {
   const uint8_t *x = w->cur, *up = w->prev;
   size_t n = w->rowbytes, bpp = (size_t)w->channels;
   int type = w->filter ? w->filter - 1 : -1;
-  if (type < 0) { /* minimum sum of absolute differences, as signed bytes */
-    uint64_t sum[5] = {0, 0, 0, 0, 0};
-    for (size_t i = 0; i < n; i++) {
-      int a = i >= bpp ? x[i - bpp] : 0, b = up[i], c = i >= bpp ? up[i - bpp] : 0, v = x[i];
-      int f[5] = {v, v - a, v - b, v - ((a + b) >> 1), v - paeth(a, b, c)};
-      for (int k = 0; k < 5; k++) sum[k] += (uint64_t)abs((int)(int8_t)(uint8_t)f[k]);
+  if (type < 0) { /* minimum sum of absolute differences, as signed bytes, of None, Sub, Up */
+    uint64_t s0 = 0, s1 = 0, s2 = 0;
+    size_t i = 0;
+    for (; i < bpp && i < n; i++) {
+      s0 += (uint64_t)abs((int8_t)x[i]);
+      s1 += (uint64_t)abs((int8_t)x[i]);
+      s2 += (uint64_t)abs((int8_t)(uint8_t)(x[i] - up[i]));
     }
-    type = 0;
-    for (int k = 1; k < 5; k++)
-      if (sum[k] < sum[type]) type = k;
+    for (; i < n; i++) {
+      s0 += (uint64_t)abs((int8_t)x[i]);
+      s1 += (uint64_t)abs((int8_t)(uint8_t)(x[i] - x[i - bpp]));
+      s2 += (uint64_t)abs((int8_t)(uint8_t)(x[i] - up[i]));
+    }
+    type = s1 < s0 ? 1 : 0;
+    if (s2 < (type ? s1 : s0)) type = 2;
   }
   uint8_t *o = w->filt + 1;
   w->filt[0] = (uint8_t)type;
-  for (size_t i = 0; i < n; i++) {
-    int a = i >= bpp ? x[i - bpp] : 0, b = up[i], c = i >= bpp ? up[i - bpp] : 0, v = x[i], p;
-    switch (type) {
-    case 0: p = 0; break;
-    case 1: p = a; break;
-    case 2: p = b; break;
-    case 3: p = (a + b) >> 1; break;
-    default: p = paeth(a, b, c); break;
+  size_t i0 = bpp < n ? bpp : n;
+  switch (type) { /* loops per type: None, Sub and Up vectorise */
+  case 0: memcpy(o, x, n); break;
+  case 1:
+    memcpy(o, x, i0);
+    for (size_t i = i0; i < n; i++) o[i] = (uint8_t)(x[i] - x[i - bpp]);
+    break;
+  case 2:
+    for (size_t i = 0; i < n; i++) o[i] = (uint8_t)(x[i] - up[i]);
+    break;
+  default:
+    for (size_t i = 0; i < n; i++) {
+      int a = i >= bpp ? x[i - bpp] : 0, b = up[i], c = i >= bpp ? up[i - bpp] : 0;
+      o[i] = (uint8_t)(x[i] - (type == 3 ? (a + b) >> 1 : paeth(a, b, c)));
     }
-    o[i] = (uint8_t)(v - p);
+    break;
   }
 }
 

@@ -5,6 +5,7 @@
 #include "cbas/afile.h"
 #include "cbas/budget.h"
 #include "cbas/licsbas.h"
+#include "cbas/par.h"
 #include "cbas/plat.h"
 #include "cbas/plot.h"
 #include <math.h>
@@ -396,6 +397,30 @@ int tsdir_write_licsbas_pars(cbas_ctx *ctx, const tsdir *t, const stack_meta *m)
 
 /* ---------------------------------------------------------------- network figures */
 
+typedef struct net_job {
+  cbas_ctx *ctx;
+  const tsdir *t;
+  int step, n_ep;
+  const int32_t *ymd;
+  const double *bp;
+  int n_if;
+  const int32_t *prim, *sec;
+  const uint8_t *bd;
+} net_job;
+
+/* Item f: network<step>_all.png (f = 0: every ifg, none marked), network<step>.png (1: bad ones
+ * marked) or network<step>_nobad.png (2: bad ones marked and left out). */
+static int net_item(void *ud, long f, int worker) {
+  (void)worker;
+  net_job *j = ud;
+  static const char *const SUFFIX[3] = {"_all", "", "_nobad"};
+  char name[64], path[1200];
+  snprintf(name, sizeof name, "network%d%s.png", j->step, SUFFIX[f]);
+  if (tsdir_file(j->ctx, j->t, TSDIR_NETWORK, name, path, sizeof path)) return j->ctx->status;
+  plot_net pn = {j->n_ep, j->ymd, j->bp, j->n_if, j->prim, j->sec, f ? j->bd : NULL, f != 2, NULL};
+  return plot_network(j->ctx, path, &pn, NULL);
+}
+
 int tsdir_network_pngs(cbas_ctx *ctx, const tsdir *t, const stack_meta *m, int step, const uint8_t *member,
                        const uint8_t *bad) {
   uint32_t ne = m->n_epoch, n = m->n_ifg;
@@ -423,14 +448,15 @@ int tsdir_network_pngs(cbas_ctx *ctx, const tsdir *t, const stack_meta *m, int s
       bd[n_if++] = bad && bad[k];
     }
   if (n_ep == 0) goto done;
-  static const char *const SUFFIX[3] = {"_all", "", "_nobad"};
-  for (int f = 0; f < 3 && !r; f++) {
-    char name[64], path[1200];
-    snprintf(name, sizeof name, "network%d%s.png", step, SUFFIX[f]);
-    if (tsdir_file(ctx, t, TSDIR_NETWORK, name, path, sizeof path)) { r = ctx->status; break; }
-    plot_net pn = {n_ep, ymd, bp, n_if, prim, sec, f ? bd : NULL, f != 2, NULL};
-    r = plot_network(ctx, path, &pn, NULL);
-  }
+  /* the three figures on as many threads as the budget has room for (each draws on its own
+   * canvas, TSDIR_NETWORK_PNG_BYTES); the threads share ctx (ctx_fail is thread-safe) */
+  uint64_t fits = budget_avail(ctx) / TSDIR_NETWORK_PNG_BYTES;
+  cbas_ctx pc = *ctx;
+  pc.n_threads = (int)(fits < 3 ? (fits ? fits : 1) : 3);
+  if (pc.n_threads > ctx->n_threads) pc.n_threads = ctx->n_threads;
+  net_job j = {ctx, t, step, n_ep, ymd, bp, n_if, prim, sec, bd};
+  r = par_for(&pc, 3, net_item, &j);
+  if (!r) r = ctx->status;
 done:
   free(ymd); free(map); free(prim); free(sec); free(bp); free(bd);
   return r;

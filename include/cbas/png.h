@@ -2,8 +2,11 @@
  *
  * The caller pushes rows top to bottom; the writer holds the zlib deflate state, the previous
  * and the current row and one filtered row, never the whole image. Each row gets the PNG filter
- * (None, Sub, Up, Average, Paeth) with the smallest sum of absolute signed filtered bytes (the
- * heuristic of the PNG specification, section 12.8), unless a fixed filter is asked for.
+ * among None, Sub and Up with the smallest sum of absolute signed filtered bytes (the heuristic
+ * of the PNG specification, section 12.8, without Average and Paeth: on cbas's figures and maps
+ * they are never smaller by more than a few per cent and cost most of the time), unless a
+ * fixed filter (any of the five) is asked for. Deflate level 3 by default: a network figure
+ * (1400 x 600 RGB) deflates in a third of level 6's time, 64 instead of 47 kB.
  * Chunks: IHDR, optional tEXt "Title" and "Software", IDAT (one per 32 KiB of compressed data),
  * IEND; CRC-32 over type+data per chunk, the zlib stream carries its Adler-32.
  *
@@ -20,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define PNG_DEFAULT_ZLEVEL 3
+
 /* Fixed filter choices; PNG_FILTER_ADAPTIVE (the default, 0) picks one per row. */
 enum { PNG_FILTER_ADAPTIVE = 0, PNG_FILTER_NONE = 1, PNG_FILTER_SUB, PNG_FILTER_UP,
        PNG_FILTER_AVG, PNG_FILTER_PAETH };
@@ -27,7 +32,7 @@ enum { PNG_FILTER_ADAPTIVE = 0, PNG_FILTER_NONE = 1, PNG_FILTER_SUB, PNG_FILTER_
 typedef struct png_opts {
   uint32_t width, height;   /* pixels, 1 .. 2^31-1 */
   int channels;             /* 1 = gray, 3 = RGB, 4 = RGBA; 8 bits per sample */
-  int zlevel;               /* 0 = default (6); 1..9 */
+  int zlevel;               /* 0 = default (PNG_DEFAULT_ZLEVEL); 1..9 */
   int filter;               /* PNG_FILTER_*; 0 = adaptive */
   const char *title;        /* NULL or Latin-1 text stored as tEXt "Title" */
 } png_opts;
