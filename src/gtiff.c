@@ -747,6 +747,8 @@ struct gt_writer {
   size_t out_cap;
   int level;          /* deflate level (workers of encode_parallel use it too) */
   int strategy;       /* Z_DEFAULT_STRATEGY or Z_RLE (gt_wopts.zrle), likewise */
+  int split;          /* gt_wopts.zsplit: zs is a raw deflate stream, strips are framed by
+                         deflate_split (incompressible byte planes stored) */
 };
 
 /* Appends s to o (capacity cap) with XML specials escaped twice, as GDAL writes item values
@@ -833,6 +835,13 @@ static int set_geo_tags(TIFF *tif, const gt_geo *g) {
  * 8, strategy): with the default strategy exactly as libtiff's ZIPSetupEncode) and one budget block of
  * max(out_cap, float32 row) bytes: the output window, out_cap = min(deflateBound(strip),
  * GT_DEFLATE_OUT_CAP), which is also the byte-plane row of pred_f32_row. */
+/* Upper bound of a split-framed strip of S bytes in n_seg segments (deflate_split): zlib header
+ * and Adler-32, the final empty stored block, per segment a full flush (<= 5 bytes) or a
+ * stored block header (5 bytes), per 16 KiB of input zlib's own stored-block fallback (5
+ * bytes) and of a stored run a further header per 64 KiB. */
+static size_t split_bound(size_t S, size_t n_seg) { return S + 16 + 10 * n_seg + 10 * (S / 16384 + 1); }
+static size_t strip_segments(const gt_writer *w) { return (size_t)w->rps * 4; }
+
 static int encoder_init(cbas_ctx *ctx, gt_writer *w, int level, int strategy, const char *path) {
   /* zlib allocates the deflate state itself (zalloc = Z_NULL), once per writer, outside the
    * budget like libtiff's codec state before it: callers size their row blocks from
@@ -840,14 +849,15 @@ static int encoder_init(cbas_ctx *ctx, gt_writer *w, int level, int strategy, co
   w->zs.zalloc = Z_NULL;
   w->zs.zfree = Z_NULL;
   w->zs.opaque = Z_NULL;
-  int zr = deflateInit2(&w->zs, level, Z_DEFLATED, 15, 8, strategy);
+  int zr = deflateInit2(&w->zs, level, Z_DEFLATED, w->split ? -15 : 15, 8, strategy);
   if (zr != Z_OK) {
     return ctx_fail(ctx, zr == Z_MEM_ERROR ? CBAS_ENOMEM : CBAS_EINTERNAL, "%s: deflateInit failed (%d)", path, zr);
   }
   w->z_ready = 1;
   w->level = level;
   w->strategy = strategy;
-  uLong bound = deflateBound(&w->zs, (uLong)(w->row_bytes * w->rps));
+  size_t S = w->row_bytes * w->rps;
+  uLong bound = w->split ? (uLong)split_bound(S, strip_segments(w)) : deflateBound(&w->zs, (uLong)S);
   w->out_cap = bound < GT_DEFLATE_OUT_CAP ? (size_t)bound : GT_DEFLATE_OUT_CAP;
   /* The float32 byte-plane row is only used before deflating starts: it shares the block. */
   size_t bytes = w->type == GT_F32 && w->row_bytes > w->out_cap ? w->row_bytes : w->out_cap;
@@ -867,7 +877,9 @@ int gt_create(cbas_ctx *ctx, const char *path, const gt_wopts *o, gt_writer **ou
   if (o->type != GT_F32 && o->type != GT_U8)
     return ctx_fail(ctx, CBAS_EUSAGE, "%s: can only write float32 or uint8, not %s", path, gt_type_name(o->type));
   if (o->zlevel < 0 || o->zlevel > 9) return ctx_fail(ctx, CBAS_EUSAGE, "%s: deflate level %d not in 1..9", path, o->zlevel);
-  if (o->zrle && o->legacy_encode) return ctx_fail(ctx, CBAS_EUSAGE, "%s: Z_RLE needs the writer's own encoder", path);
+  if ((o->zrle || o->zsplit) && o->legacy_encode)
+    return ctx_fail(ctx, CBAS_EUSAGE, "%s: Z_RLE and split planes need the writer's own encoder", path);
+  if (o->zsplit && o->type != GT_F32) return ctx_fail(ctx, CBAS_EUSAGE, "%s: split planes are for float32", path);
   if (o->geo.has_gt && o->geo.epsg != 0 && o->geo.epsg != 4326)
     return ctx_fail(ctx, CBAS_EUSAGE, "%s: only EPSG:4326 can be written, not EPSG:%d", path, o->geo.epsg);
   size_t es = gt_type_size(o->type);
@@ -888,6 +900,7 @@ int gt_create(cbas_ctx *ctx, const char *path, const gt_wopts *o, gt_writer **ou
   w->bands = o->bands;
   w->type = o->type;
   w->rps = rps;
+  w->split = o->zsplit != 0;
   w->sample_bytes = es;
   w->row_bytes = (size_t)row_bytes;
   snprintf(what, sizeof what, "%s: one strip", path);
@@ -1006,6 +1019,102 @@ static int deflate_strip(z_stream *zs, uint8_t *in, size_t len, uint8_t *out, si
   }
 }
 
+/* ---- split framing: the byte planes of float32 rows, deflated or stored --------------------
+ * With the floating-point predictor a row of n samples becomes 4 planes of n bytes, most
+ * significant first. Only the first (sign and high exponent bits, long runs) deflates; the
+ * others hold the mantissa of noisy float32 data, which never shrinks, yet deflating them is
+ * three quarters of the work, and inflating them three quarters of a read. deflate_split
+ * frames a strip as one zlib stream in which each plane whose bytes look compressible (order-0
+ * entropy below 7.6 bits a byte: storing then loses at most 5 %) is deflated by the raw stream
+ * zs (Z_RLE) and ended with a full flush (byte-aligned, history reset: no match reaches into
+ * the next part), and every other plane goes into stored blocks written here; then a final
+ * empty stored block and the Adler-32 of the whole strip. Any inflater reads it (zlib,
+ * libtiff, GDAL). */
+
+/* Output window of the split framing: flushed to the strip with w, else it must hold all. */
+typedef struct zsink { uint8_t *out; size_t cap, used; gt_writer *w; } zsink;
+static int sink_room(zsink *k) { /* 0, -1 write failed, or a zlib code (> 0) */
+  if (k->used < k->cap) return 0;
+  if (!k->w) return -Z_BUF_ERROR;
+  if (TIFFWriteRawStrip(k->w->tif, k->w->strip, k->out, (tmsize_t)k->used) != (tmsize_t)k->used) return -1;
+  k->used = 0;
+  return 0;
+}
+static int sink_put(zsink *k, const uint8_t *p, size_t n) {
+  while (n) {
+    int e = sink_room(k);
+    if (e) return e;
+    size_t c = k->cap - k->used < n ? k->cap - k->used : n;
+    memcpy(k->out + k->used, p, c);
+    k->used += c;
+    p += c;
+    n -= c;
+  }
+  return 0;
+}
+static int plane_compressible(const uint8_t *p, size_t n) {
+  uint32_t h[256] = {0};
+  for (size_t i = 0; i < n; i++) h[p[i]]++;
+  double e = 0; /* n * entropy = n log2 n - sum c log2 c */
+  for (int b = 0; b < 256; b++)
+    if (h[b]) e -= (double)h[b] * log2((double)h[b]);
+  e = e / (double)n + log2((double)n);
+  return e < 7.6;
+}
+static int deflate_split(z_stream *zs, const uint8_t *in, size_t len, size_t plane, uint8_t *out, size_t cap,
+                         gt_writer *w, size_t *out_len) {
+  zsink k = {out, cap, 0, w};
+  static const uint8_t head[2] = {0x78, 0x01}, fin[5] = {0x01, 0x00, 0x00, 0xFF, 0xFF};
+  int e = sink_put(&k, head, 2);
+  for (size_t a = 0; !e && a < len;) {
+    size_t n = len - a < plane ? len - a : plane;
+    int z = plane_compressible(in + a, n);
+    size_t b = a + n; /* run of planes with the same choice */
+    while (b < len) {
+      size_t m = len - b < plane ? len - b : plane;
+      if (plane_compressible(in + b, m) != z) break;
+      b += m;
+    }
+    if (z) {
+      zs->next_in = (Bytef *)(uintptr_t)(in + a);
+      zs->avail_in = (uInt)(b - a);
+      for (;;) {
+        if ((e = sink_room(&k))) break;
+        zs->next_out = k.out + k.used;
+        zs->avail_out = (uInt)(k.cap - k.used);
+        int zr = deflate(zs, Z_FULL_FLUSH);
+        k.used = k.cap - zs->avail_out;
+        if (zr != Z_OK && zr != Z_BUF_ERROR) { e = zr < 0 ? -zr : zr; break; }
+        if (zs->avail_out != 0 && zs->avail_in == 0) break;
+      }
+    } else {
+      for (size_t c = a; !e && c < b;) {
+        size_t m = b - c < 65535 ? b - c : 65535;
+        uint8_t h5[5] = {0x00, (uint8_t)m, (uint8_t)(m >> 8), (uint8_t)~m, (uint8_t)(~m >> 8)};
+        e = sink_put(&k, h5, 5);
+        if (!e) e = sink_put(&k, in + c, m);
+        c += m;
+      }
+    }
+    a = b;
+  }
+  uLong ad = adler32_z(adler32(0L, Z_NULL, 0), in, len);
+  uint8_t tr[4] = {(uint8_t)(ad >> 24), (uint8_t)(ad >> 16), (uint8_t)(ad >> 8), (uint8_t)ad};
+  if (!e) e = sink_put(&k, fin, 5);
+  if (!e) e = sink_put(&k, tr, 4);
+  if (e) return e;
+  if (w && k.used && TIFFWriteRawStrip(w->tif, w->strip, k.out, (tmsize_t)k.used) != (tmsize_t)k.used) return -1;
+  if (out_len) *out_len = k.used;
+  return 0;
+}
+
+/* Deflates a predicted strip with the writer's framing (see deflate_strip / deflate_split). */
+static int deflate_any(const gt_writer *wr, z_stream *zs, uint8_t *in, size_t len, uint8_t *out, size_t cap,
+                       gt_writer *w, size_t *out_len) {
+  if (wr->split) return deflate_split(zs, in, len, (size_t)wr->width * wr->bands, out, cap, w, out_len);
+  return deflate_strip(zs, in, len, out, cap, w, out_len);
+}
+
 /* Predicts n_rows pixel-interleaved rows at buf in place (tmp: row_bytes of scratch). */
 static void predict_rows(const gt_writer *w, uint8_t *buf, uint32_t n_rows, uint8_t *tmp) {
   size_t n_row = (size_t)w->width * w->bands;
@@ -1022,7 +1131,7 @@ static void predict_rows(const gt_writer *w, uint8_t *buf, uint32_t n_rows, uint
 static int encode_strip(cbas_ctx *ctx, gt_writer *w) {
   predict_rows(w, w->buf, w->rows_in_buf, w->scratch);
   if (deflateReset(&w->zs) != Z_OK) return ctx_fail(ctx, CBAS_EINTERNAL, "%s: deflateReset failed", w->io.path);
-  int zr = deflate_strip(&w->zs, w->buf, (size_t)w->rows_in_buf * w->row_bytes, w->out, w->out_cap, w, NULL);
+  int zr = deflate_any(w, &w->zs, w->buf, (size_t)w->rows_in_buf * w->row_bytes, w->out, w->out_cap, w, NULL);
   if (zr > 0) return ctx_fail(ctx, CBAS_EINTERNAL, "%s: deflate failed (%d)", w->io.path, zr);
   return zr;
 }
@@ -1150,8 +1259,8 @@ static int enc_item(void *ud, long k, int worker) {
   pack_rows(w, s->buf, j->src, j->r0 + (uint32_t)k * w->rps, s->rows, j->row_stride, j->band_stride);
   predict_rows(w, s->buf, s->rows, s->out);
   s->zr = deflateReset(zs) != Z_OK ? -Z_STREAM_ERROR
-                                   : deflate_strip(zs, s->buf, (size_t)s->rows * w->row_bytes, s->out, j->out_cap,
-                                                   NULL, &s->out_len);
+                                   : deflate_any(w, zs, s->buf, (size_t)s->rows * w->row_bytes, s->out, j->out_cap,
+                                                 NULL, &s->out_len);
   return 0;
 }
 
@@ -1167,7 +1276,7 @@ static int enc_item(void *ud, long k, int worker) {
 static int encode_parallel(cbas_ctx *ctx, gt_writer *w, const void *src, uint32_t r0, uint32_t n_strips,
                            size_t row_stride, size_t band_stride, uint32_t *rows_done) {
   size_t S = w->row_bytes * w->rps;
-  uLong bound = deflateBound(&w->zs, (uLong)S);
+  uLong bound = w->split ? (uLong)split_bound(S, strip_segments(w)) : deflateBound(&w->zs, (uLong)S);
   uint64_t per_zs = GT_DEFLATE_ARENA, per_slot = al64(S) + al64(bound);
   int nw = ctx->n_threads < GT_PAR_MAX ? ctx->n_threads : GT_PAR_MAX;
   uint64_t work = (uint64_t)S * n_strips / GT_PAR_MIN_BYTES;
@@ -1206,7 +1315,7 @@ static int encode_parallel(cbas_ctx *ctx, gt_writer *w, const void *src, uint32_
   for (; n_zs < nw; n_zs++, p += per_zs) {
     zp[n_zs] = &zs[n_zs];
     z_arena_attach(&zs[n_zs], &arena[n_zs], p, per_zs);
-    if (deflateInit2(&zs[n_zs], w->level, Z_DEFLATED, 15, 8, w->strategy) != Z_OK) break;
+    if (deflateInit2(&zs[n_zs], w->level, Z_DEFLATED, w->split ? -15 : 15, 8, w->strategy) != Z_OK) break;
   }
   if (n_zs < nw) {
     for (int i = 1; i < n_zs; i++) deflateEnd(&zs[i]);
