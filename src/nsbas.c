@@ -159,6 +159,7 @@ static void work_layout(const nsbas_plan *pl, nsbas_work *w, carve *c) {
   w->miss = take(c, (size_t)M * sizeof(int));
   w->valid = take(c, (size_t)M);
   w->cover = take(c, (size_t)(N + 1) * sizeof(int));
+  w->full_cover = take(c, (size_t)(N + 1) * sizeof(int));
   w->inloop = take(c, (size_t)M);
   w->incf = take(c, (size_t)N * sizeof(float));
   w->xs = take(c, (size_t)U * 8);
@@ -373,11 +374,22 @@ static void put_nan_pixel(const nsbas_plan *pl, nsbas_out *o, int p) {
   if (o->n_ifg_noloop) o->n_ifg_noloop[p] = NAN;
 }
 
-/* Network statistics of §7.4 for an inverted pixel; leaves gap flags in w->cover[j] (1 = gap). */
-static void pixel_stats(nsbas_work *w, const nsbas_in *in, nsbas_out *o, int p) {
+/* Network statistics of §7.4 for an inverted pixel; leaves gap flags in w->cover[j] (1 = gap).
+ * They depend only on which ifgs are valid: for a pixel with all of them (full) they are
+ * computed once per nsbas_invert call, then copied. */
+static void pixel_stats(nsbas_work *w, const nsbas_in *in, nsbas_out *o, int p, int full) {
   const nsbas_plan *pl = w->pl;
   int N = pl->n_epoch, M = pl->n_ifg;
   int *cov = w->cover;
+  if (full && w->full_ok) {
+    memcpy(cov, w->full_cover, (size_t)(N + 1) * sizeof *cov);
+    if (o->gap)
+      for (int j = 0; j < N - 1; j++) o->gap[(size_t)j * o->ld + p] = (int8_t)cov[j];
+    if (o->n_gap) o->n_gap[p] = w->full_ngap;
+    if (o->maxTlen) o->maxTlen[p] = w->full_maxt;
+    if (o->n_ifg_noloop) o->n_ifg_noloop[p] = w->full_noloop;
+    return;
+  }
   memset(cov, 0, (size_t)(N + 1) * sizeof *cov);
   for (int k = 0; k < M; k++)
     if (w->valid[k]) { cov[pl->prim[k]]++; cov[pl->sec[k]]--; }
@@ -395,7 +407,8 @@ static void pixel_stats(nsbas_work *w, const nsbas_in *in, nsbas_out *o, int p) 
   }
   if (o->n_gap) o->n_gap[p] = (float)n_gap;
   if (o->maxTlen) o->maxTlen[p] = maxt;
-  if (o->n_ifg_noloop) {
+  float noloop = NAN;
+  if (o->n_ifg_noloop || full) {
     memset(w->inloop, 0, (size_t)M);
     for (int l = 0; l < in->n_loop; l++) {
       const int *t = in->loop_ifg + 3 * (size_t)l;
@@ -404,7 +417,15 @@ static void pixel_stats(nsbas_work *w, const nsbas_in *in, nsbas_out *o, int p) 
     }
     int c = 0;
     for (int k = 0; k < M; k++) c += w->valid[k] && !w->inloop[k];
-    o->n_ifg_noloop[p] = (float)c;
+    noloop = (float)c;
+    if (o->n_ifg_noloop) o->n_ifg_noloop[p] = noloop;
+  }
+  if (full) {
+    memcpy(w->full_cover, cov, (size_t)(N + 1) * sizeof *cov);
+    w->full_ngap = (float)n_gap;
+    w->full_maxt = maxt;
+    w->full_noloop = noloop;
+    w->full_ok = 1;
   }
 }
 
@@ -468,6 +489,7 @@ int nsbas_invert(cbas_ctx *ctx, nsbas_work *w, const nsbas_in *in, nsbas_out *o)
         return ctx_fail(ctx, CBAS_EUSAGE, "nsbas: loop %d names ifg %d of %d", l / 3,
                         in->loop_ifg[l], M);
   }
+  w->full_ok = 0; /* the full-pixel statistics are recomputed for every call's loop list */
   const int batched = in->alg == NSBAS_LS && in->route == NSBAS_ROUTE_AUTO && pl->batched;
   double *x = w->xs;
   for (int p0 = 0; p0 < in->n_pix; p0 += T_) {
@@ -497,7 +519,7 @@ int nsbas_invert(cbas_ctx *ctx, nsbas_work *w, const nsbas_in *in, nsbas_out *o)
         put_nan_pixel(pl, o, p);
         route = NSBAS_R_SKIP;
       } else {
-        pixel_stats(w, in, o, p);
+        pixel_stats(w, in, o, p, nmiss == 0);
         if (!batched) {
           route = solve_each(w, in, p, x);
         } else if (nmiss == 0) {

@@ -152,7 +152,7 @@ int qc_run(cbas_ctx *ctx, const tsdir *t, const stack *s, const qc_params *p, qc
   bar = progress_start(ctx, "check", m->length);
   for (uint32_t y0 = 0; y0 < m->length; y0 += rows) {
     b.ny = m->length - y0 < rows ? m->length - y0 : rows;
-    if (tsdir_read_unw(ctx, s, y0, b.ny, unw) || stack_read_cc(ctx, s, y0, b.ny, cc)) goto done;
+    if (tsdir_read_unw(ctx, s, y0, b.ny, unw) || tsdir_read_cc(ctx, s, y0, b.ny, cc)) goto done;
     if (par_for(ctx, b.ny, qc_valid_row, &b) || par_for(ctx, n, qc_ifg, &b)) goto done;
     for (size_t i = 0; i < (size_t)b.ny * w; i++) n_valid += b.valid[i];
     if (gw && (stack_read_layer(ctx, s, "hgt", y0, b.ny, hgt) || gt_write_rows(ctx, gw, b.ny, hgt, w, 0))) goto done;

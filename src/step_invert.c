@@ -300,7 +300,7 @@ static int pass_invert_rows(inv_ctx *I, gt_writer **g, gt_writer *ginc, gt_write
     I->ny = I->L - I->y0 < I->rows ? I->L - I->y0 : I->rows;
     progress_add(bar, I->ny);
     if (tsdir_read_unw(ctx, I->s, I->y0, I->ny, I->unw)) return ctx->status;
-    if (I->wls && stack_read_cc(ctx, I->s, I->y0, I->ny, I->cc)) return ctx->status;
+    if (I->wls && tsdir_read_cc(ctx, I->s, I->y0, I->ny, I->cc)) return ctx->status;
     if (par_for(ctx, I->ny, p1_row, I)) return ctx->status;
     for (uint32_t r = 0; r < I->ny; r++) {
       for (int j = 0; j < M; j++) {

@@ -186,7 +186,7 @@ static int lp_sweep(lp_run *R, const char *label, int with_cc, int per_loop, par
   for (R->y0 = 0; !st && R->y0 < R->m->length; R->y0 += R->rows) {
     R->ny = R->m->length - R->y0 < R->rows ? R->m->length - R->y0 : R->rows;
     st = tsdir_read_unw(ctx, R->s, R->y0, R->ny, R->unw) ||
-         (with_cc && stack_read_cc(ctx, R->s, R->y0, R->ny, R->cc)) ||
+         (with_cc && tsdir_read_cc(ctx, R->s, R->y0, R->ny, R->cc)) ||
          par_for(ctx, per_loop ? (long)R->n_loop : (long)R->ny, fn, R) || (after && after(R, aud));
     if (!st) progress_add(bar, R->ny);
   }

@@ -229,12 +229,35 @@ int tsdir_result_put(cbas_ctx *ctx, const tsdir *t, const stack_meta *m, const c
 
 /* ---------------------------------------------------------------- stack input */
 
-int tsdir_read_unw(cbas_ctx *ctx, const stack *s, uint32_t y0, uint32_t ny, float *dst) {
-  if (stack_read_unw(ctx, s, y0, ny, dst)) return ctx->status;
-  size_t n = (size_t)ny * stack_get_meta(s)->n_ifg * stack_get_meta(s)->width;
+typedef struct rd_job {
+  cbas_ctx *ctx;
+  const stack *s;
+  uint32_t y0;
+  void *dst;
+  int cc;
+} rd_job;
+
+static int rd_row(void *ud, long r, int worker) {
+  (void)worker;
+  rd_job *j = ud;
+  const stack_meta *m = stack_get_meta(j->s);
+  size_t n = (size_t)m->n_ifg * m->width;
+  if (j->cc) return stack_read_cc(j->ctx, j->s, j->y0 + (uint32_t)r, 1, (uint8_t *)j->dst + (size_t)r * n);
+  float *d = (float *)j->dst + (size_t)r * n;
+  if (stack_read_unw(j->ctx, j->s, j->y0 + (uint32_t)r, 1, d)) return j->ctx->status;
   const float nan = NAN;
-  for (size_t i = 0; i < n; i++) dst[i] = dst[i] == 0.0f ? nan : dst[i]; /* branch-free select */
+  for (size_t i = 0; i < n; i++) d[i] = d[i] == 0.0f ? nan : d[i]; /* branch-free select */
   return 0;
+}
+
+int tsdir_read_unw(cbas_ctx *ctx, const stack *s, uint32_t y0, uint32_t ny, float *dst) {
+  rd_job j = {ctx, s, y0, dst, 0};
+  return par_for(ctx, ny, rd_row, &j);
+}
+
+int tsdir_read_cc(cbas_ctx *ctx, const stack *s, uint32_t y0, uint32_t ny, uint8_t *dst) {
+  rd_job j = {ctx, s, y0, dst, 1};
+  return par_for(ctx, ny, rd_row, &j);
 }
 
 /* ---------------------------------------------------------------- work arrays */

@@ -107,6 +107,9 @@ typedef struct nsbas_work {
   double *xs;             /* U: one pixel's solution */
   float *incf;            /* N: its float32 increments */
   int *miss, *cover;      /* M missing ifgs; N+1 gap coverage */
+  int *full_cover;        /* N+1: gap flags of a pixel with every ifg valid (if full_ok: */
+  float full_ngap, full_maxt, full_noloop; /* set by this nsbas_invert call) */
+  int full_ok;
   uint8_t *valid, *inloop;/* M each */
   uint64_t *key;          /* validity mask of the current pixel */
   int kmax, words;        /* largest downdate; 64-bit words per mask */

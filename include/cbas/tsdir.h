@@ -115,6 +115,10 @@ int tsdir_result_put(cbas_ctx *ctx, const tsdir *t, const stack_meta *m, const c
  * no data on every read (digest §0.1, §17.1); prep already writes NaN, this keeps parity for
  * stacks from elsewhere. */
 int tsdir_read_unw(cbas_ctx *ctx, const stack *s, uint32_t y0, uint32_t ny, float *dst);
+/* stack_read_cc. Both read and convert their rows on ctx's threads (a row each; a block of
+ * a city's stack is tens of MB that the steps otherwise copy on one thread between their
+ * parallel passes). */
+int tsdir_read_cc(cbas_ctx *ctx, const stack *s, uint32_t y0, uint32_t ny, uint8_t *dst);
 
 /* ---------------------------------------------------------------- work arrays */
 
