@@ -88,6 +88,11 @@ void *budget_alloc(cbas_ctx *ctx, size_t bytes, const char *what) {
   while (b->n_cached && b->used + b->cached > b->limit) evict[n_evict++] = cache_take(b, 0);
   plat_mutex_unlock(b->mu);
   for (int i = 0; i < n_evict; i++) raw_free(evict[i]);
+#ifdef CBAS_BUDGET_POISON
+  /* sanitizer builds: blocks never come zeroed, reused or not, so code that reads before it
+   * writes shows up as changed results, not as luck */
+  if (raw) memset((char *)raw + HDR, 0xA5, bytes);
+#endif
   if (raw) return (char *)raw + HDR;
   raw = raw_alloc(want);
   if (!raw) {
@@ -98,6 +103,9 @@ void *budget_alloc(cbas_ctx *ctx, size_t bytes, const char *what) {
     return NULL;
   }
   *(uint64_t *)raw = need;
+#ifdef CBAS_BUDGET_POISON
+  memset((char *)raw + HDR, 0xA5, bytes);
+#endif
   return (char *)raw + HDR;
 }
 void *budget_calloc(cbas_ctx *ctx, size_t n, size_t size, const char *what) {

@@ -438,7 +438,7 @@ static int run_pictures(run_job *j) {
       {"results", "n_ifg_noloop", "seq_r", "", "ifgs in no loop", NULL},
       {"results", "n_loop_err", "seq_r", "", "loop closure errors", NULL},
       {"results", "resid_rms", "seq_r", "mm", "residual RMS", NULL},
-      {"results", "mask", "gray", "", "mask (1 = kept)", NULL},
+      {"results", "mask", "seq", "", "mask (1 = kept)", NULL}, /* LiCSBAS15: viridis, 0..1 */
       {"results", "hgt", "terrain", "m", "DEM height", NULL},
       {"info", "13rms_cum_wrt_med", "seq_r", "mm", "RMS of cum wrt median (step 13)", "1:99"},
       {"info", "16rms_cum_wrt_med", "seq_r", "mm", "RMS of cum wrt median (step 16)", "1:99"},
