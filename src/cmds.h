@@ -16,6 +16,7 @@ int cmd_png(int argc, char **argv);
 int cmd_mask_ts(int argc, char **argv);
 int cmd_filter(int argc, char **argv);
 int cmd_ts(int argc, char **argv);
+int cmd_view(int argc, char **argv);
 int cmd_vel(int argc, char **argv);
 int cmd_decompose(int argc, char **argv);
 int cmd_run(int argc, char **argv);

@@ -26,6 +26,7 @@ static const command commands[] = {
     {"vel", cmd_vel, "velocity over a date range, annual sinusoid, vstd (LiCSBAS cum2vel)"},
     {"decompose", cmd_decompose, "ascending + descending LOS velocities to east-west and vertical (decomposeLOS)"},
     {"ts", cmd_ts, "time series at a point (nearest pixel), referenced, as text or CSV (cum2tstxt)"},
+    {"view", cmd_view, "viewer in the browser: velocity map, click a pixel for its time series (plot_ts)"},
     {"version", NULL, "print the version"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

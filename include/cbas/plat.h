@@ -46,6 +46,15 @@ double plat_now(void);                 /* monotonic seconds */
 int plat_isatty(int fd);               /* 1 if fd is a terminal */
 uint64_t plat_peak_rss(void);          /* peak resident set size of this process, bytes */
 int plat_pid(void);
+/* TCP, for `cbas view`: listen on host (dotted IPv4, e.g. "127.0.0.1" or "0.0.0.0") port
+ * (0 = any free port; *bound receives the port), accept one connection (blocking; reads on it
+ * time out after timeout_s seconds), send all bytes (a peer that went away is an error, never a
+ * signal), receive what has arrived (got = 0: the peer closed). Close with plat_close. */
+int plat_tcp_listen(const char *host, int port, int *fd, int *bound);
+int plat_tcp_accept(int lfd, int timeout_s, int *cfd);
+int plat_send_all(int fd, const void *buf, size_t n);
+int plat_recv_some(int fd, void *buf, size_t cap, size_t *got);
+
 /* Large zero-filled blocks straight from the OS (page-aligned, 2 MiB-aligned where possible,
  * huge pages where the OS offers them); NULL if refused. Free with the size allocated. */
 void *plat_big_alloc(size_t n);

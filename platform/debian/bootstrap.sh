@@ -22,8 +22,9 @@ case "$target" in
 esac
 # Test-only tools: GDAL (interop), and Debian python3 with numpy/astropy/Pillow/matplotlib (the
 # colour maps in tests/interop/mask_png_ref.py) for independent reference values (call
-# /usr/bin/python3: a user python on PATH may lack these modules).
-[ "${CBAS_WANT_GDAL:-0}" = 1 ] && { want gdal-bin; want python3; want python3-numpy; want python3-astropy; want python3-pil; want python3-gdal; want python3-h5py; want python3-matplotlib; want pngcheck; }
+# /usr/bin/python3: a user python on PATH may lack these modules); node checks the syntax of
+# `cbas view`'s page script.
+[ "${CBAS_WANT_GDAL:-0}" = 1 ] && { want gdal-bin; want python3; want python3-numpy; want python3-astropy; want python3-pil; want python3-gdal; want python3-h5py; want python3-matplotlib; want pngcheck; have_cmd node || want nodejs; }
 
 # Source packages of zlib and tiff are fetched by `apt-get source`: needs deb-src lines.
 srcdir=${CBAS_SRC_DIR:-}

@@ -10,7 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -250,4 +254,60 @@ void plat_big_free(void *p, size_t n) {
   if (!p) return;
   size_t pg = (size_t)sysconf(_SC_PAGESIZE);
   munmap(p, (n + pg - 1) / pg * pg);
+}
+
+int plat_tcp_listen(const char *host, int port, int *fd, int *bound) {
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_port = htons((uint16_t)port);
+  if (port < 0 || port > 65535 || inet_pton(AF_INET, host, &a.sin_addr) != 1) return EINVAL;
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  if (s < 0) return errno;
+  int one = 1;
+  setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind(s, (struct sockaddr *)&a, sizeof a) || listen(s, 16)) {
+    int e = errno;
+    close(s);
+    return e;
+  }
+  socklen_t len = sizeof a;
+  if (getsockname(s, (struct sockaddr *)&a, &len)) {
+    int e = errno;
+    close(s);
+    return e;
+  }
+  *fd = s;
+  *bound = ntohs(a.sin_port);
+  return 0;
+}
+int plat_tcp_accept(int lfd, int timeout_s, int *cfd) {
+  int c;
+  do c = accept(lfd, NULL, NULL);
+  while (c < 0 && errno == EINTR);
+  if (c < 0) return errno;
+  struct timeval tv = {timeout_s, 0};
+  setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  *cfd = c;
+  return 0;
+}
+int plat_send_all(int fd, const void *buf, size_t n) {
+  const char *p = buf;
+  while (n) {
+    ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) return k < 0 ? errno : EPIPE;
+    p += k;
+    n -= (size_t)k;
+  }
+  return 0;
+}
+int plat_recv_some(int fd, void *buf, size_t cap, size_t *got) {
+  ssize_t k;
+  do k = recv(fd, buf, cap, 0);
+  while (k < 0 && errno == EINTR);
+  if (k < 0) return errno;
+  *got = (size_t)k;
+  return 0;
 }
