@@ -1,6 +1,7 @@
 /* cmd_view.c — `cbas view`: a time-series viewer in the browser, served by cbas itself (the
  * part of LiCSBAS_plot_ts.py a user needs in the field: the velocity map, click a pixel, see
- * its displacement series; shift-click another pixel to use it as the reference).
+ * its displacement series; shift-click another pixel to use it as the reference; the page's
+ * address ends in #x=X&y=Y for the pixel shown, a link to it).
  *
  * cbas listens on --bind (default 127.0.0.1; 0.0.0.0 serves the local network, e.g. a
  * Raspberry Pi that processed a city, viewed from a laptop) and --port (default 8000; 0 = any
@@ -55,7 +56,7 @@ static const char PAGE[] =
     "<canvas id=\"map\"></canvas><br><span id=\"scale\"></span></div><div><canvas id=\"ts\" width=\"640\" "
     "height=\"360\"></canvas><div id=\"info\">click a pixel; shift-click sets the reference pixel</div></div></div>\n"
     "<script>\n"
-    "let M,V,W,L,ref=null,cur=null;const $=i=>document.getElementById(i);\n"
+    "let M,V,W,L,IM,ref=null,cur=null;const $=i=>document.getElementById(i);\n"
     "function col(t){t=Math.max(-1,Math.min(1,t));const a=Math.abs(t);" /* blue - white - red */
     "return t<0?[255*(1-a),255*(1-a*.6),255]:[255,255*(1-a*.7),255*(1-a)];}\n"
     "async function init(){M=await (await fetch('meta.json')).json();W=M.width;L=M.length;\n"
@@ -64,18 +65,24 @@ static const char PAGE[] =
     "const a=[];for(const v of V)if(isFinite(v))a.push(Math.abs(v));a.sort((p,q)=>p-q);\n"
     "const r=a.length?a[Math.floor(.98*(a.length-1))]||1:1;$('scale').textContent='velocity, blue -'+r.toFixed(1)+' .. red +'+r.toFixed(1)+' mm/yr';\n"
     "const c=$('map'),s=Math.max(1,Math.floor(Math.min(900/W,700/L)));c.width=W;c.height=L;c.style.width=W*s+'px';c.style.height=L*s+'px';\n"
-    "const g=c.getContext('2d'),im=g.createImageData(W,L);for(let i=0;i<W*L;i++){const v=V[i];\n"
+    "const g=c.getContext('2d');IM=g.createImageData(W,L);const im=IM;for(let i=0;i<W*L;i++){const v=V[i];\n"
     "const k=isFinite(v)?col(v/r):[200,200,200];im.data.set([k[0],k[1],k[2],255],4*i);}g.putImageData(im,0,0);\n"
     "c.onclick=async e=>{const x=Math.floor(e.offsetX*W/c.clientWidth),y=Math.floor(e.offsetY*L/c.clientHeight);\n"
-    "const t=await (await fetch('ts.json?x='+x+'&y='+y)).json();if(e.shiftKey){ref=t;}else{cur=t;}draw();};}\n"
+    "const t=await (await fetch('ts.json?x='+x+'&y='+y)).json();if(e.shiftKey){ref=t;}else{cur=t;location.hash='x='+x+'&y='+y;}draw();};\n"
+    "const h=new URLSearchParams(location.hash.slice(1));if(h.has('x')&&h.has('y')){\n" /* #x=..&y=..: a link to a pixel */
+    "cur=await (await fetch('ts.json?x='+(+h.get('x'))+'&y='+(+h.get('y')))).json();draw();}}\n"
     "function day(d){return Date.UTC(+d.slice(0,4),+d.slice(4,6)-1,+d.slice(6,8))/864e5;}\n"
-    "function draw(){if(!cur)return;const c=$('ts'),g=c.getContext('2d'),D=M.dates.map(day);g.clearRect(0,0,c.width,c.height);\n"
+    "function mark(){const g=$('map').getContext('2d');g.putImageData(IM,0,0);\n" /* the pixels shown */
+    "for(const [p,k] of [[cur,'#000'],[ref,'#0a0']])if(p){g.fillStyle=k;g.fillRect(p.x-3,p.y,7,1);g.fillRect(p.x,p.y-3,1,7);}}\n"
+    "function draw(){if(!cur)return;mark();const c=$('ts'),g=c.getContext('2d'),D=M.dates.map(day);g.clearRect(0,0,c.width,c.height);\n"
     "const y=cur.mm.map((v,i)=>v===null||(ref&&ref.mm[i]===null)?null:v-(ref?ref.mm[i]:0));\n"
     "const f=y.filter(v=>v!==null);const lo=Math.min(...f,0),hi=Math.max(...f,0),pad=(hi-lo)*.05||1;\n"
-    "const X=d=>50+(d-D[0])/(D[D.length-1]-D[0]||1)*(c.width-60),Y=v=>c.height-30-(v-lo+pad)/(hi-lo+2*pad)*(c.height-40);\n"
+    "const X=d=>50+(d-D[0])/(D[D.length-1]-D[0]||1)*(c.width-60),Y=v=>c.height-30-(v-lo+pad)/(hi-lo+2*pad)*(c.height-50);\n"
     "g.strokeStyle='#999';g.beginPath();g.moveTo(50,Y(0));g.lineTo(c.width-10,Y(0));g.stroke();g.fillStyle='#000';g.font='11px sans-serif';\n"
     "for(let k=0;k<=4;k++){const v=lo-pad+(hi-lo+2*pad)*k/4;g.fillText(v.toFixed(1),2,Y(v)+4);}\n"
-    "g.fillText(M.dates[0],50,c.height-10);g.fillText(M.dates[M.dates.length-1],c.width-70,c.height-10);g.fillText('mm',2,12);\n"
+    "for(let yr=+M.dates[0].slice(0,4)+1;yr<=+M.dates[M.dates.length-1].slice(0,4);yr++){const d=Date.UTC(yr,0,1)/864e5;\n" /* years */
+    "g.fillStyle='#ddd';g.fillRect(X(d),10,1,c.height-40);g.fillStyle='#000';g.fillText(yr,X(d)-12,c.height-12);}\n"
+    "g.fillText('mm (LOS, + = towards the satellite)',50,10);\n"
     "g.fillStyle='#c00';y.forEach((v,i)=>{if(v!==null)g.fillRect(X(D[i])-2,Y(v)-2,4,4);});\n"
     "$('info').textContent='pixel '+cur.x+'/'+cur.y+(cur.lon!==null?'  lon '+cur.lon.toFixed(5)+' lat '+cur.lat.toFixed(5):'')+\n"
     "'  vel '+(cur.vel===null?'NaN':cur.vel.toFixed(2))+' mm/yr'+(ref?'\\nrelative to pixel '+ref.x+'/'+ref.y+' (shift-click another)':'\\nreference: '+M.ref+' (shift-click a pixel to change)');}\n"
